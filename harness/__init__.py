@@ -1,0 +1,6 @@
+"""The version-matrix harness: matrix.toml → envs per release → cells → report.
+
+It never imports the package under test; it drives it in other interpreters.
+"""
+
+__version__ = "0.1.0"

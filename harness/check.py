@@ -1,0 +1,70 @@
+"""Checks that need more than the matrix file itself: the demos folder and the release list."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from harness.matrix import Matrix, MatrixError, load_matrix
+from harness.plan import demo_candidates
+from harness.releases import Release, SnapshotError, load_snapshot, usable
+
+
+def undeclared_demos(matrix: Matrix) -> list[str]:
+    """Scripts under the demos folder that no entry declares (`_name.py` helpers are exempt)."""
+    demos_dir = matrix.resolve(matrix.settings.demos_dir)
+    if not demos_dir.is_dir():
+        return []
+    declared = {d.path for d in matrix.demos}
+    found = []
+    for path in sorted(demos_dir.rglob("*.py")):
+        if path.name.startswith("_") or "__pycache__" in path.parts:
+            continue
+        relative = path.relative_to(matrix.root).as_posix()
+        if relative not in declared:
+            found.append(relative)
+    return found
+
+
+def check_matrix(path: Path) -> tuple[Matrix, list[Release]]:
+    """Load and fully validate; raise MatrixError with every problem found."""
+    matrix = load_matrix(path)
+    problems: list[str] = []
+    demos_dir = matrix.resolve(matrix.settings.demos_dir)
+    if not demos_dir.is_dir():
+        problems.append(f"harness.demos_dir: {matrix.settings.demos_dir!r} is not a folder next to the matrix file")
+    for relative in undeclared_demos(matrix):
+        problems.append(
+            f"demos: {relative} is under {matrix.settings.demos_dir}/ but no [[demos]] entry declares it "
+            "(declare it, or prefix the name with '_' if it is a helper module)"
+        )
+    snapshot_path = matrix.resolve(matrix.settings.releases_file)
+    try:
+        snapshot = load_snapshot(snapshot_path)
+    except SnapshotError as exc:
+        raise MatrixError(matrix.path, problems + [f"harness.releases_file: {exc}"]) from None
+    package = json.loads(snapshot_path.read_text()).get("package")
+    if package and package != matrix.settings.package:
+        problems.append(
+            f"harness.releases_file: the snapshot lists releases of {package!r}, but harness.package is "
+            f"{matrix.settings.package!r}; run `nox -s refresh`"
+        )
+    releases = usable(snapshot, matrix.settings.prereleases)
+    for i, demo in enumerate(matrix.demos):
+        candidates = demo_candidates(demo, releases)
+        if not candidates:
+            problems.append(
+                f"demos[{i}] ({demo.path}).releases: {str(demo.releases)!r} matches no usable release of "
+                f"{matrix.settings.package} in {matrix.settings.releases_file}; expected a range containing at "
+                "least one release (refresh the snapshot with `nox -s refresh` if it is new)"
+            )
+            continue
+        for j, entry in enumerate(demo.xfail):
+            if not any(entry.releases.contains(r.parsed, prereleases=True) for r in candidates):
+                problems.append(
+                    f"demos[{i}] ({demo.path}).xfail[{j}].releases: {str(entry.releases)!r} matches no release "
+                    f"inside the demo's range {str(demo.releases)!r}"
+                )
+    if problems:
+        raise MatrixError(matrix.path, problems)
+    return matrix, releases

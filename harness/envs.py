@@ -1,0 +1,166 @@
+"""The one place that builds environments: uv, one env per (release, Python, resolution).
+
+An env is reused while its inputs (the key) are unchanged. A release whose env
+cannot be built, or whose canary fails, on the preferred interpreter is tried on
+the next one; if none works, every cell of it is `env-error` with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from harness import __version__
+from harness.interpreters import Interpreter
+from harness.matrix import EnvSettings
+from harness.releases import Release
+from harness.runner import error_summary, isolated_environ, run_process
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    package: str
+    release: Release
+    resolution: str
+    settings: EnvSettings
+    canary: Path | None
+
+    @property
+    def exclude_newer(self) -> str | None:
+        """As-released resolution: nothing uploaded after the release's day."""
+        return self.release.exclude_newer if self.resolution == "as-released" else None
+
+    def key(self, interpreter: Interpreter) -> str:
+        canary = self.canary.read_bytes() if self.canary else b""
+        parts = [
+            __version__, self.package, self.release.version, self.resolution, interpreter.version,
+            interpreter.path, repr(self.settings.constraints), repr(self.settings.requirements),
+            hashlib.sha256(canary).hexdigest(),
+        ]
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
+
+
+@dataclass
+class BuiltEnv:
+    path: Path
+    python: Path
+    python_version: str
+    freeze: list[str]
+    reused: bool = False
+    attempts: list[str] = field(default_factory=list)
+
+    @property
+    def freeze_hash(self) -> str:
+        return freeze_hash(self.freeze)
+
+
+class EnvBuildError(Exception):
+    """No interpreter produced a working env; the message says why for each."""
+
+
+def freeze_hash(freeze: list[str]) -> str:
+    return hashlib.sha256("\n".join(freeze).encode()).hexdigest()[:16]
+
+
+def uv_bin() -> str:
+    try:
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+        if not found:
+            raise EnvBuildError("uv is not installed; run the README's set-up command (pip install -r requirements.txt)")
+        return found
+
+
+def build_env(
+    spec: EnvSpec,
+    candidates: list[Interpreter],
+    envs_dir: Path,
+    log_dir: Path,
+    fallbacks: int = 2,
+    log: Log = print,
+) -> BuiltEnv:
+    attempts: list[str] = []
+    for interpreter in candidates[: fallbacks + 1]:
+        name = f"{spec.package}-{spec.release.version}-py{interpreter.minor}-{spec.resolution}"
+        env_dir = envs_dir / f"{name}-{spec.key(interpreter)}"
+        log_file = log_dir / f"env-py{interpreter.minor}.log"
+        ready = env_dir / "ready.json"
+        if ready.is_file():
+            freeze = json.loads(ready.read_text())["freeze"]
+            log(f"reusing env {env_dir.name} (inputs unchanged)")
+            return BuiltEnv(env_dir, _env_python(env_dir), interpreter.version, freeze, reused=True, attempts=attempts)
+        log(f"building env {name} with Python {interpreter.version} ({interpreter.source})")
+        started = time.monotonic()
+        try:
+            freeze = _create(spec, interpreter, env_dir, log_file)
+        except EnvBuildError as exc:
+            attempts.append(f"Python {interpreter.version}: {exc}")
+            log(f"env on Python {interpreter.version} failed: {exc}")
+            shutil.rmtree(env_dir, ignore_errors=True)
+            continue
+        ready.write_text(json.dumps({"freeze": freeze, "python": interpreter.version}))
+        log(f"env ready in {time.monotonic() - started:.1f}s ({len(freeze)} packages)")
+        return BuiltEnv(env_dir, _env_python(env_dir), interpreter.version, freeze, attempts=attempts)
+    if not attempts:
+        raise EnvBuildError("no interpreter to try")
+    raise EnvBuildError("; ".join(attempts))
+
+
+def _env_python(env_dir: Path) -> Path:
+    return env_dir / "bin" / "python"
+
+
+def _create(spec: EnvSpec, interpreter: Interpreter, env_dir: Path, log_file: Path) -> list[str]:
+    uv = uv_bin()
+    shutil.rmtree(env_dir, ignore_errors=True)
+    env_dir.parent.mkdir(parents=True, exist_ok=True)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    python = str(_env_python(env_dir))
+    with log_file.open("w", encoding="utf-8") as log:
+        _uv(log, [uv, "venv", "--quiet", "--python", interpreter.path, str(env_dir)], "creating the venv")
+        install = [uv, "pip", "install", "--python", python, f"{spec.package}=={spec.release.version}"]
+        install += list(spec.settings.requirements)
+        if spec.settings.constraints:
+            constraints = env_dir / "constraints.txt"
+            constraints.write_text("\n".join(spec.settings.constraints) + "\n")
+            install += ["--constraint", str(constraints)]
+        if spec.exclude_newer:
+            install += ["--exclude-newer", spec.exclude_newer]
+        _uv(log, install, "installing")
+        freeze = _uv(log, [uv, "pip", "freeze", "--python", python], "freezing").splitlines()
+        if spec.canary is not None:
+            log.write(f"$ canary {spec.canary.name} {spec.release.version}\n")
+            log.flush()
+            with tempfile.TemporaryDirectory(prefix="harness-canary-") as work:
+                environ = isolated_environ(spec.settings.env, spec.package, Path(work))
+                result = run_process([python, str(spec.canary), spec.release.version], 300, Path(work), environ)
+            log.write(result.output)
+            if result.timed_out or result.exit_code != 0:
+                what = "timed out" if result.timed_out else error_summary(result.output)
+                raise EnvBuildError(f"canary failed: {what}")
+    return [line for line in freeze if line.strip()]
+
+
+def _uv(log, args: list[str], doing: str) -> str:
+    log.write("$ " + " ".join(args) + "\n")
+    log.flush()
+    proc = subprocess.run(args, capture_output=True, text=True)
+    log.write(proc.stdout + proc.stderr)
+    log.flush()
+    if proc.returncode != 0:
+        lines = [l for l in proc.stderr.splitlines() if l.strip()]
+        detail = " ".join(lines[-3:])[-400:]
+        raise EnvBuildError(f"{doing} failed (uv exit {proc.returncode}): {detail}")
+    return proc.stdout

@@ -1,0 +1,352 @@
+"""matrix.toml → a typed, validated model.
+
+Every problem found is reported at once, each naming the file, the key and
+what was expected, so a run never starts on a matrix that would lie.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.requirements import InvalidRequirement, Requirement
+
+from harness.needs import NEEDS
+
+RESOLUTIONS = ("as-released", "latest")
+PROFILES = ("majors", "minors", "edges", "all")
+
+
+class MatrixError(Exception):
+    """The matrix file is invalid; `problems` lists every finding."""
+
+    def __init__(self, path: Path, problems: list[str]):
+        self.path = path
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{path}: {len(problems)} problem(s):\n{lines}")
+
+
+@dataclass(frozen=True)
+class Xfail:
+    releases: SpecifierSet
+    reason: str
+
+
+@dataclass(frozen=True)
+class Demo:
+    path: str  # relative to the matrix file's folder, posix style
+    story: str
+    variant: str
+    releases: SpecifierSet
+    requirements: tuple[str, ...] = ()
+    timeout: float | None = None
+    python: SpecifierSet | None = None
+    needs: tuple[str, ...] = ()
+    xfail: tuple[Xfail, ...] = ()
+
+    def claims(self, version) -> bool:
+        return self.releases.contains(version, prereleases=True)
+
+    def xfail_reason(self, version) -> str | None:
+        for entry in self.xfail:
+            if entry.releases.contains(version, prereleases=True):
+                return entry.reason
+        return None
+
+
+@dataclass(frozen=True)
+class ReleaseRange:
+    """Settings for the releases a specifier matches: how to install and run them faithfully."""
+
+    releases: SpecifierSet
+    constraints: tuple[str, ...] = ()
+    requirements: tuple[str, ...] = ()
+    python: SpecifierSet | None = None
+    resolution: tuple[str, ...] = RESOLUTIONS
+    env: tuple[tuple[str, str], ...] = ()
+    canary: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    package: str = "prefect"
+    demos_dir: str = "demos"
+    reports_dir: str = "reports"
+    state_dir: str = ".matrix"
+    releases_file: str = "reports/releases.json"
+    default_profile: str = "majors"
+    resolution: str = "as-released"
+    timeout: float = 300.0
+    prereleases: bool = False
+    era_lag_days: int = 90
+    fallbacks: int = 2
+
+
+@dataclass(frozen=True)
+class EnvSettings:
+    """What every release's env gets, merged from all matching ranges."""
+
+    constraints: tuple[str, ...]
+    requirements: tuple[str, ...]
+    python: SpecifierSet | None
+    env: dict[str, str]
+    canary: str | None
+
+
+@dataclass(frozen=True)
+class Matrix:
+    path: Path
+    settings: Settings
+    demos: tuple[Demo, ...]
+    ranges: tuple[ReleaseRange, ...] = field(default=())
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, relative: str) -> Path:
+        return self.root / relative
+
+    def env_settings(self, version, resolution: str) -> EnvSettings:
+        constraints: list[str] = []
+        requirements: list[str] = []
+        python: SpecifierSet | None = None
+        env: dict[str, str] = {}
+        canary = None
+        for rng in self.ranges:
+            if resolution not in rng.resolution or not rng.releases.contains(version, prereleases=True):
+                continue
+            constraints += rng.constraints
+            requirements += rng.requirements
+            if rng.python is not None:
+                python = rng.python if python is None else python & rng.python
+            env.update(rng.env)
+            canary = rng.canary or canary
+        return EnvSettings(tuple(constraints), tuple(requirements), python, env, canary)
+
+    def demos_for(self, version) -> list[Demo]:
+        return [d for d in self.demos if d.claims(version)]
+
+
+# --- parsing ----------------------------------------------------------------
+
+_SETTINGS_TYPES: dict[str, type | tuple[type, ...]] = {
+    "package": str,
+    "demos_dir": str,
+    "reports_dir": str,
+    "state_dir": str,
+    "releases_file": str,
+    "default_profile": str,
+    "resolution": str,
+    "timeout": (int, float),
+    "prereleases": bool,
+    "era_lag_days": int,
+    "fallbacks": int,
+}
+_DEMO_KEYS = {"path", "story", "variant", "releases", "requirements", "timeout", "python", "needs", "xfail"}
+_XFAIL_KEYS = {"releases", "reason"}
+_RANGE_KEYS = {"releases", "constraints", "requirements", "python", "resolution", "env", "canary"}
+_TOP_KEYS = {"harness", "ranges", "demos"}
+
+
+class _Collector:
+    """Collects problems while parsing so all of them are reported together."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.problems: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def unknown_keys(self, where: str, table: dict, allowed: set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                self.add(f"{where}.{key}", f"unknown key; expected one of: {', '.join(sorted(allowed))}")
+
+    def specifier(self, where: str, value: Any, required: bool = True) -> SpecifierSet | None:
+        if value is None:
+            if required:
+                self.add(where, "missing; expected a PEP 440 version specifier such as '>=2.0,<3'")
+            return None
+        if not isinstance(value, str):
+            self.add(where, f"expected a PEP 440 specifier string, got {type(value).__name__}")
+            return None
+        try:
+            return SpecifierSet(value)
+        except InvalidSpecifier:
+            self.add(where, f"{value!r} is not a valid PEP 440 specifier (e.g. '>=2.0,<3', '==1.4.1')")
+            return None
+
+    def string(self, where: str, value: Any, required: bool = True) -> str | None:
+        if value is None:
+            if required:
+                self.add(where, "missing; expected a string")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.add(where, f"expected a non-empty string, got {value!r}")
+            return None
+        return value
+
+    def strings(self, where: str, value: Any) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.add(where, f"expected a list of strings, got {value!r}")
+            return ()
+        return tuple(value)
+
+    def requirements(self, where: str, value: Any) -> tuple[str, ...]:
+        items = self.strings(where, value)
+        for item in items:
+            try:
+                Requirement(item)
+            except InvalidRequirement as exc:
+                self.add(where, f"{item!r} is not a valid requirement ({exc})")
+        return items
+
+    def number(self, where: str, value: Any) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            self.add(where, f"expected a positive number of seconds, got {value!r}")
+            return None
+        return float(value)
+
+
+def load_matrix(path: str | Path) -> Matrix:
+    """Parse and validate a matrix file; raise MatrixError listing every problem."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise MatrixError(path, [f"file not found (set MATRIX_FILE or pass --matrix to point at one)"])
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise MatrixError(path, [f"not valid TOML: {exc}"]) from None
+    c = _Collector(path)
+    c.unknown_keys("(top level)", data, _TOP_KEYS)
+    settings = _parse_settings(c, data.get("harness", {}))
+    ranges = tuple(_parse_range(c, i, r) for i, r in enumerate(_tables(c, "ranges", data.get("ranges", []))))
+    demos = tuple(_parse_demo(c, i, d, settings) for i, d in enumerate(_tables(c, "demos", data.get("demos", []))))
+    if not demos and "demos" not in data:
+        c.add("demos", "no [[demos]] declared; expected at least one")
+    seen: dict[str, int] = {}
+    for i, demo in enumerate(demos):
+        if demo is None:
+            continue
+        if demo.path in seen:
+            c.add(f"demos[{i}].path", f"{demo.path!r} is already declared by demos[{seen[demo.path]}]")
+        seen[demo.path] = i
+    if c.problems:
+        raise MatrixError(path, c.problems)
+    return Matrix(path=path, settings=settings, demos=demos, ranges=ranges)  # type: ignore[arg-type]
+
+
+def _tables(c: _Collector, key: str, value: Any) -> list[dict]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        c.add(key, f"expected an array of tables ([[{key}]])")
+        return []
+    return value
+
+
+def _parse_settings(c: _Collector, table: Any) -> Settings:
+    if not isinstance(table, dict):
+        c.add("harness", "expected a table ([harness])")
+        return Settings()
+    c.unknown_keys("harness", table, set(_SETTINGS_TYPES))
+    values = {}
+    for key, kind in _SETTINGS_TYPES.items():
+        if key not in table:
+            continue
+        value = table[key]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            c.add(f"harness.{key}", f"expected {_kind_name(kind)}, got {value!r}")
+            continue
+        values[key] = value
+    if values.get("resolution", "as-released") not in RESOLUTIONS:
+        c.add("harness.resolution", f"{values['resolution']!r}; expected one of: {', '.join(RESOLUTIONS)}")
+    if values.get("default_profile", "majors") not in PROFILES:
+        c.add("harness.default_profile", f"{values['default_profile']!r}; expected one of: {', '.join(PROFILES)}")
+    return Settings(**values)
+
+
+def _kind_name(kind) -> str:
+    if kind == (int, float):
+        return "a number"
+    return {str: "a string", int: "an integer", bool: "true or false"}[kind]
+
+
+def _parse_range(c: _Collector, i: int, table: dict) -> ReleaseRange | None:
+    where = f"ranges[{i}]"
+    c.unknown_keys(where, table, _RANGE_KEYS)
+    releases = c.specifier(f"{where}.releases", table.get("releases"))
+    python = c.specifier(f"{where}.python", table.get("python"), required=False)
+    resolution = c.strings(f"{where}.resolution", table.get("resolution")) or RESOLUTIONS
+    for mode in resolution:
+        if mode not in RESOLUTIONS:
+            c.add(f"{where}.resolution", f"{mode!r}; expected any of: {', '.join(RESOLUTIONS)}")
+    env = table.get("env", {})
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        c.add(f"{where}.env", "expected a table of string values, e.g. { NAME = \"{home}/x\" }")
+        env = {}
+    canary = c.string(f"{where}.canary", table.get("canary"), required=False)
+    if canary is not None and not c.path.parent.joinpath(canary).is_file():
+        c.add(f"{where}.canary", f"{canary!r} does not exist (paths are relative to {c.path.parent})")
+    if releases is None:
+        return None
+    return ReleaseRange(
+        releases=releases,
+        constraints=c.requirements(f"{where}.constraints", table.get("constraints")),
+        requirements=c.requirements(f"{where}.requirements", table.get("requirements")),
+        python=python,
+        resolution=tuple(resolution),
+        env=tuple(sorted(env.items())),
+        canary=canary,
+    )
+
+
+def _parse_demo(c: _Collector, i: int, table: dict, settings: Settings) -> Demo | None:
+    label = table.get("path") if isinstance(table.get("path"), str) else f"#{i}"
+    where = f"demos[{i}] ({label})"
+    c.unknown_keys(where, table, _DEMO_KEYS)
+    path = c.string(f"{where}.path", table.get("path"))
+    if path is not None:
+        if not c.path.parent.joinpath(path).is_file():
+            c.add(f"{where}.path", f"{path!r} does not exist (paths are relative to {c.path.parent})")
+        elif not path.endswith(".py"):
+            c.add(f"{where}.path", f"{path!r} is not a Python script; expected a .py file")
+    story = c.string(f"{where}.story", table.get("story"))
+    variant = c.string(f"{where}.variant", table.get("variant"), required=False)
+    releases = c.specifier(f"{where}.releases", table.get("releases"))
+    python = c.specifier(f"{where}.python", table.get("python"), required=False)
+    needs = c.strings(f"{where}.needs", table.get("needs"))
+    for need in needs:
+        if need not in NEEDS:
+            c.add(f"{where}.needs", f"unknown need {need!r}; expected any of: {', '.join(sorted(NEEDS))}")
+    xfails = []
+    for j, entry in enumerate(_tables(c, f"{where}.xfail", table.get("xfail", []))):
+        xwhere = f"{where}.xfail[{j}]"
+        c.unknown_keys(xwhere, entry, _XFAIL_KEYS)
+        spec = c.specifier(f"{xwhere}.releases", entry.get("releases"))
+        reason = c.string(f"{xwhere}.reason", entry.get("reason"))
+        if spec is not None and reason is not None:
+            xfails.append(Xfail(spec, reason))
+    requirements = c.requirements(f"{where}.requirements", table.get("requirements"))
+    timeout = c.number(f"{where}.timeout", table.get("timeout"))
+    if path is None or story is None or releases is None:
+        return None
+    return Demo(
+        path=Path(path).as_posix(),
+        story=story,
+        variant=variant or Path(path).stem,
+        releases=releases,
+        requirements=requirements,
+        timeout=timeout,
+        python=python,
+        needs=needs,
+        xfail=tuple(xfails),
+    )

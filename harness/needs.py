@@ -1,0 +1,79 @@
+"""The fixed vocabulary of services a demo may declare under `needs`.
+
+A need this machine cannot provide makes the cell `skipped`, with the reason
+and the environment variables that would enable it. When a user sets those
+variables (pointing at a service they have), the cell runs for real and the
+variables reach the demo. Their values are secrets: runner.redact() keeps them
+out of every record, log and report.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Need:
+    name: str
+    missing: str  # why it cannot run here by default
+    enable: tuple[str, ...]  # variables that, all set, enable it
+    secret: tuple[str, ...] = ()  # which of them hold credentials
+
+
+NEEDS: dict[str, Need] = {
+    need.name: need
+    for need in (
+        Need("docker", "needs a Docker engine, which this machine does not run", ("DOCKER_HOST",)),
+        Need("kubernetes", "needs a Kubernetes cluster", ("KUBECONFIG",)),
+        Need(
+            "prefect1-backend",
+            "needs a Prefect 1.x Server or Cloud backend (GraphQL API)",
+            ("PREFECT1_API_URL",),
+            secret=("PREFECT1_API_KEY",),
+        ),
+        Need(
+            "prefect-cloud",
+            "needs a Prefect Cloud workspace",
+            ("PREFECT_CLOUD_API_URL", "PREFECT_CLOUD_API_KEY"),
+            secret=("PREFECT_CLOUD_API_KEY",),
+        ),
+        Need(
+            "cloud-storage",
+            "needs a cloud object store bucket and its credentials",
+            ("DEMO_BUCKET_URL",),
+            secret=("AWS_SECRET_ACCESS_KEY", "GOOGLE_APPLICATION_CREDENTIALS"),
+        ),
+        Need("github", "needs access to GitHub", ("GITHUB_TOKEN",), secret=("GITHUB_TOKEN",)),
+        Need("slack", "needs a real Slack workspace webhook", ("SLACK_WEBHOOK_URL",), secret=("SLACK_WEBHOOK_URL",)),
+    )
+}
+
+
+@dataclass(frozen=True)
+class NeedCheck:
+    available: bool
+    reason: str = ""
+    env: dict[str, str] | None = None
+
+
+def check_needs(names: tuple[str, ...], environ: dict[str, str] | None = None) -> NeedCheck:
+    """Decide whether every declared need is available from the environment."""
+    environ = os.environ if environ is None else environ
+    passed: dict[str, str] = {}
+    for name in names:
+        need = NEEDS[name]
+        missing = [var for var in need.enable if not environ.get(var)]
+        if missing:
+            return NeedCheck(False, f"{need.missing}; set {' and '.join(missing)} to run it")
+        for var in need.enable + need.secret:
+            if environ.get(var):
+                passed[var] = environ[var]
+    return NeedCheck(True, env=passed)
+
+
+def secret_values(environ: dict[str, str] | None = None) -> list[str]:
+    """Values of every credential variable set in the environment, to redact."""
+    environ = os.environ if environ is None else environ
+    names = {var for need in NEEDS.values() for var in need.secret}
+    return [environ[n] for n in sorted(names) if len(environ.get(n, "")) >= 4]

@@ -1,0 +1,112 @@
+"""demo × release → sessions: which releases each profile selects, which interpreter each gets.
+
+Pure and fast: it reads only the matrix, the release snapshot and the
+interpreter list, so `nox -l` needs no network and no env.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.interpreters import Interpreter, choose_interpreters, describe_missing, discover_interpreters
+from harness.matrix import PROFILES, RESOLUTIONS, Demo, Matrix, MatrixError
+from harness.releases import Release, load_snapshot, select_releases, usable
+
+
+@dataclass
+class SessionPlan:
+    """One nox session: one release on one interpreter, running every demo that claims the release."""
+
+    release: Release
+    resolution: str
+    candidates: list[Interpreter]  # best first; empty: no interpreter fits
+    demos: list[Demo]
+    profiles: set[str] = field(default_factory=set)
+    missing_interpreter: str = ""  # why no candidate fits, when none does
+
+    @property
+    def python(self) -> str:
+        return self.candidates[0].minor if self.candidates else "none"
+
+    @property
+    def name(self) -> str:
+        suffix = "" if self.resolution == "as-released" else f"-{self.resolution}"
+        return f"release-{self.release.version}-py{self.python}{suffix}"
+
+    @property
+    def tags(self) -> list[str]:
+        return sorted(self.profiles) + [f"line-{self.release.parsed.major}", f"minor-{self.release.minor}", self.resolution]
+
+
+@dataclass
+class Plan:
+    matrix: Matrix
+    releases: list[Release]  # usable releases of the snapshot
+    sessions: list[SessionPlan]
+
+    def session_for(self, version: str) -> SessionPlan | None:
+        return next((s for s in self.sessions if s.release.version == version), None)
+
+    def by_profile(self, profile: str) -> list[SessionPlan]:
+        return [s for s in self.sessions if profile in s.profiles]
+
+
+def demo_candidates(demo: Demo, releases: list[Release]) -> list[Release]:
+    return [r for r in releases if demo.claims(r.parsed)]
+
+
+def build_plan(
+    matrix: Matrix,
+    releases: list[Release],
+    interpreters: list[Interpreter],
+    resolution: str | None = None,
+    profiles: tuple[str, ...] = PROFILES,
+    only: list[str] | None = None,
+) -> Plan:
+    """Every session any profile selects, tagged with the profiles that select it.
+
+    `only` adds an explicit list of releases (the explicit-list profile).
+    """
+    resolution = resolution or matrix.settings.resolution
+    if resolution not in RESOLUTIONS:
+        raise MatrixError(matrix.path, [f"resolution {resolution!r} (MATRIX_RESOLUTION?): expected one of {', '.join(RESOLUTIONS)}"])
+    releases = usable(releases, matrix.settings.prereleases)
+    by_version = {r.version: r for r in releases}
+    chosen: dict[str, set[str]] = {}
+    for demo in matrix.demos:
+        candidates = demo_candidates(demo, releases)
+        for profile in profiles:
+            for release in select_releases(candidates, profile):
+                chosen.setdefault(release.version, set()).add(profile)
+    for version in only or ():
+        if version not in by_version:
+            raise ValueError(f"{version} is not a usable release of {matrix.settings.package}")
+        chosen.setdefault(version, set()).add("explicit")
+    sessions = []
+    for version in sorted(chosen, key=lambda v: by_version[v].parsed):
+        release = by_version[version]
+        settings = matrix.env_settings(release.parsed, resolution)
+        candidates = choose_interpreters(release, interpreters, resolution, settings.python, matrix.settings.era_lag_days)
+        sessions.append(
+            SessionPlan(
+                release=release,
+                resolution=resolution,
+                candidates=candidates,
+                demos=matrix.demos_for(release.parsed),
+                profiles=chosen[version],
+                missing_interpreter="" if candidates else describe_missing(release, interpreters, settings.python),
+            )
+        )
+    return Plan(matrix=matrix, releases=releases, sessions=sessions)
+
+
+def load_plan(matrix_path: Path, resolution: str | None = None) -> Plan:
+    """Matrix + snapshot + interpreters → the plan (what the noxfile and the CLI use)."""
+    from harness.check import check_matrix  # a run never starts on an invalid matrix
+
+    matrix, _ = check_matrix(matrix_path)
+    snapshot = load_snapshot(matrix.resolve(matrix.settings.releases_file))
+    state = matrix.resolve(matrix.settings.state_dir)
+    interpreters = discover_interpreters(cache=state / "interpreters.json")
+    return build_plan(matrix, snapshot, interpreters, resolution)

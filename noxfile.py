@@ -1,0 +1,65 @@
+"""Sessions of the Prefect version matrix. Thin on purpose: the work is in harness/.
+
+    nox                      default profile (majors), then the report
+    nox -t minors            another profile: majors, minors, edges, all
+    nox -k 2.14.3            one release (any session whose name matches)
+    nox -s check | report | refresh | tests
+    nox -s pick -- 2.14.3
+
+MATRIX_FILE points at another matrix (demo paths relative to it);
+MATRIX_RESOLUTION=latest resolves with today's dependencies.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from harness import cli  # noqa: E402
+from harness.matrix import PROFILES  # noqa: E402
+from harness.nox_sessions import register_release_sessions  # noqa: E402
+
+nox.options.default_venv_backend = "none"
+MATRIX = cli.matrix_path(os.environ.get("MATRIX_FILE") or str(Path(__file__).parent / "matrix.toml"))
+PLAN_PROBLEM = register_release_sessions(MATRIX, os.environ.get("MATRIX_RESOLUTION"))
+
+
+def _harness(session: nox.Session, *args: str) -> None:
+    code = cli.main(["--matrix", str(MATRIX), *args])
+    if code:
+        session.error(f"`python -m harness {' '.join(args)}` exited {code}")
+
+
+@nox.session(default=PLAN_PROBLEM is not None)
+def check(session: nox.Session) -> None:
+    """Validate matrix.toml against demos/ and the release snapshot."""
+    _harness(session, "check")
+
+
+@nox.session(tags=list(PROFILES))
+def report(session: nox.Session) -> None:
+    """Rebuild reports/ (results.json, compatibility.md) from recorded results."""
+    _harness(session, "report", *session.posargs)
+
+
+@nox.session(default=False)
+def pick(session: nox.Session) -> None:
+    """Which variant of each story to show on a release: nox -s pick -- 2.14.3 [--json]."""
+    if not session.posargs:
+        session.error("usage: nox -s pick -- VERSION [--json]")
+    _harness(session, "pick", *session.posargs)
+
+
+@nox.session(default=False)
+def refresh(session: nox.Session) -> None:
+    """Update reports/releases.json from the index uv/pip are configured with."""
+    _harness(session, "refresh")
+
+
+@nox.session(default=False)
+def tests(session: nox.Session) -> None:
+    """The harness's own test suite (pytest); pass pytest options after --."""
+    session.run(sys.executable, "-m", "pytest", *session.posargs)

@@ -1,0 +1,117 @@
+"""Records → results.json, compatibility.md and pick; built from real record files in tmp_path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harness.check import check_matrix
+from harness.report import SYMBOLS, UnknownRelease, pick, render_markdown
+from harness.results import CellResult, ResultStore
+
+MATRIX = """
+[[demos]]
+path = "demos/etl_classic.py"
+story = "etl"
+variant = "classic"
+releases = ">=0.14,<2"
+
+[[demos]]
+path = "demos/etl_modern.py"
+story = "etl"
+variant = "modern"
+releases = ">=2"
+
+[[demos]]
+path = "demos/deploy_modern.py"
+story = "deploy"
+variant = "modern"
+releases = ">=2.10"
+"""
+
+
+@pytest.fixture
+def recorded(project):
+    for name in ("etl_classic", "etl_modern", "deploy_modern"):
+        project.demo(f"demos/{name}.py", "print('x')\n")
+    project.write_matrix(MATRIX)
+    matrix, releases = check_matrix(project.matrix)
+    store = ResultStore(project.root / ".matrix", project.root / "reports")
+
+    def cell(demo, release, outcome, started="2026-11-24T10:00:00", **kw):
+        store.append(CellResult(demo=f"demos/{demo}.py", story=demo.split("_")[0], variant=demo.split("_")[1],
+                                release=release, resolution="as-released", outcome=outcome, started=started, **kw))
+
+    cell("etl_classic", "1.4.1", "pass", python="3.10.13")
+    cell("etl_classic", "0.15.13", "fail", error="AssertionError: 3 != 4")
+    cell("etl_modern", "2.20.27", "pass")
+    cell("etl_modern", "3.9.1", "fail", started="2026-11-24T09:00:00")
+    cell("etl_modern", "3.9.1", "pass", started="2026-11-24T11:00:00")  # newer record wins
+    cell("deploy_modern", "3.9.1", "skipped", reason="needs a Docker engine")
+    cell("deploy_modern", "2.20.27", "timeout", error="killed after 5s")
+    return matrix, releases, store
+
+
+def test_the_newest_record_of_each_cell_wins_and_cut_lines_are_skipped(recorded):
+    matrix, releases, store = recorded
+    with store.records.open("a") as handle:
+        handle.write('{"demo": "demos/etl_mod')  # an interrupted write
+    results = store.load()
+    assert len(results.cells) == 6
+    assert results.cells[("demos/etl_modern.py", "3.9.1", "as-released")].outcome == "pass"
+
+
+def test_results_json_round_trips_and_keeps_earlier_cells(recorded):
+    matrix, releases, store = recorded
+    store.write_results_json(store.load())
+    store.records.unlink()  # a fresh clone: only the committed file remains
+    store.append(CellResult(demo="demos/etl_classic.py", story="etl", variant="classic", release="1.4.1",
+                            resolution="as-released", outcome="fail", started="2026-11-25T00:00:00"))
+    results = store.load()
+    assert len(results.cells) == 6  # nothing earlier was lost
+    assert results.cells[("demos/etl_classic.py", "1.4.1", "as-released")].outcome == "fail"
+    data = json.loads(store.baseline.read_text())
+    assert {c["release"] for c in data["cells"]} == {"0.15.13", "1.4.1", "2.20.27", "3.9.1"}
+
+
+def test_markdown_groups_releases_by_line_with_symbols_and_counts(recorded):
+    matrix, releases, store = recorded
+    text = render_markdown(matrix, store.load())
+    sections = {part.split("\n", 1)[0]: part for part in text.split("### ")[1:]}
+    assert set(sections) >= {"0.x", "1.x", "2.x", "3.x", "Not passing", "Skipped and known-broken"}
+    classic_row = next(l for l in sections["0.x"].splitlines() if "etl_classic.py" in l)
+    assert SYMBOLS["fail"] in classic_row and "0/1" in classic_row
+    three = sections["3.x"].splitlines()
+    assert "3.9.1" in three[2]  # the header row names the release
+    modern = next(l for l in three if "etl_modern.py" in l)
+    assert SYMBOLS["pass"] in modern and "1/1" in modern
+    deploy = next(l for l in three if "deploy_modern.py" in l)
+    assert SYMBOLS["skipped"] in deploy
+    totals = next(l for l in three if "**passed**" in l)
+    assert "1/2" in totals
+    assert "etl_classic.py" not in sections["3.x"]  # a line wholly outside a demo's range has no row
+    assert "AssertionError: 3 != 4" in sections["Not passing"]
+    assert "needs a Docker engine" in sections["Skipped and known-broken"]
+    assert "## Legend" in text
+
+
+def test_pick_prefers_measured_passes_then_declared_ranges(recorded):
+    matrix, releases, store = recorded
+    results = store.load()
+    rows = {r.story: r for r in pick(matrix, releases, results, "3.9.1")}
+    assert (rows["etl"].variant, rows["etl"].verdict) == ("modern", "measured pass")
+    assert rows["deploy"].verdict.startswith("none") and "skipped" in rows["deploy"].verdict
+    rows = {r.story: r for r in pick(matrix, releases, results, "2.14.3")}
+    assert rows["etl"].verdict == "declared, not measured"
+    assert "prefect==2.14.3" in rows["etl"].command and "--exclude-newer 2023-11-03" in rows["etl"].command
+    assert "--python 3.11" in rows["etl"].command  # the era's interpreter, as the harness would choose
+    rows = {r.story: r for r in pick(matrix, releases, results, "1.4.1")}
+    assert rows["etl"].variant == "classic" and "--python 3.10" in rows["etl"].command
+    assert rows["deploy"].verdict == "none (no variant claims this release)"
+
+
+def test_pick_rejects_a_release_that_does_not_exist(recorded):
+    matrix, releases, store = recorded
+    with pytest.raises(UnknownRelease, match=r"2\.14\.7 .*nearest: .*2\.14\.6.*2\.14\.8"):
+        pick(matrix, releases, store.load(), "2.14.7")
