@@ -59,6 +59,10 @@ class BuiltEnv:
     attempts: list[str] = field(default_factory=list)
 
     @property
+    def minor(self) -> str:
+        return ".".join(self.python_version.split(".")[:2])
+
+    @property
     def freeze_hash(self) -> str:
         return freeze_hash(self.freeze)
 
@@ -90,32 +94,61 @@ def build_env(
     log_dir: Path,
     fallbacks: int = 2,
     log: Log = print,
+    prepare: Callable[[BuiltEnv], None] | None = None,
 ) -> BuiltEnv:
+    """Build (or reuse) the env on the best interpreter that works.
+
+    `prepare` runs on the built env (services, canary) and raises EnvBuildError
+    to reject it; the next interpreter is then tried.
+    """
     attempts: list[str] = []
     for interpreter in candidates[: fallbacks + 1]:
         name = f"{spec.package}-{spec.release.version}-py{interpreter.minor}-{spec.resolution}"
         env_dir = envs_dir / f"{name}-{spec.key(interpreter)}"
-        log_file = log_dir / f"env-py{interpreter.minor}.log"
         ready = env_dir / "ready.json"
         if ready.is_file():
             freeze = json.loads(ready.read_text())["freeze"]
             log(f"reusing env {env_dir.name} (inputs unchanged)")
-            return BuiltEnv(env_dir, _env_python(env_dir), interpreter.version, freeze, reused=True, attempts=attempts)
-        log(f"building env {name} with Python {interpreter.version} ({interpreter.source})")
-        started = time.monotonic()
+            env = BuiltEnv(env_dir, _env_python(env_dir), interpreter.version, freeze, reused=True, attempts=attempts)
+        else:
+            log(f"building env {name} with Python {interpreter.version} ({interpreter.source})")
+            started = time.monotonic()
+            try:
+                freeze = _create(spec, interpreter, env_dir, log_dir / f"env-py{interpreter.minor}.log")
+            except EnvBuildError as exc:
+                attempts.append(f"Python {interpreter.version}: {exc}")
+                log(f"env on Python {interpreter.version} failed: {exc}")
+                shutil.rmtree(env_dir, ignore_errors=True)
+                continue
+            log(f"env installed in {time.monotonic() - started:.1f}s ({len(freeze)} packages)")
+            env = BuiltEnv(env_dir, _env_python(env_dir), interpreter.version, freeze, attempts=attempts)
         try:
-            freeze = _create(spec, interpreter, env_dir, log_file)
+            if prepare is not None:
+                prepare(env)
         except EnvBuildError as exc:
             attempts.append(f"Python {interpreter.version}: {exc}")
-            log(f"env on Python {interpreter.version} failed: {exc}")
-            shutil.rmtree(env_dir, ignore_errors=True)
+            log(f"env on Python {interpreter.version} rejected: {exc}")
+            ready.unlink(missing_ok=True)
             continue
         ready.write_text(json.dumps({"freeze": freeze, "python": interpreter.version}))
-        log(f"env ready in {time.monotonic() - started:.1f}s ({len(freeze)} packages)")
-        return BuiltEnv(env_dir, _env_python(env_dir), interpreter.version, freeze, attempts=attempts)
+        return env
     if not attempts:
         raise EnvBuildError("no interpreter to try")
     raise EnvBuildError("; ".join(attempts))
+
+
+def run_canary(env: BuiltEnv, spec: EnvSpec, extra: dict[str, str], log_file: Path) -> None:
+    """The era's built-in check: import, version, a flow with mapped tasks. Raises EnvBuildError."""
+    if spec.canary is None:
+        return
+    with tempfile.TemporaryDirectory(prefix="harness-canary-") as work:
+        environ = isolated_environ(spec.settings.env, spec.package, Path(work), extra)
+        result = run_process([str(env.python), str(spec.canary), spec.release.version], 300, Path(work), environ)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("a", encoding="utf-8") as log:
+        log.write(f"$ canary {spec.canary.name} {spec.release.version}\n{result.output}")
+    if result.timed_out or result.exit_code != 0:
+        raise EnvBuildError(f"canary failed: {'timed out' if result.timed_out else error_summary(result.output)}")
 
 
 def _env_python(env_dir: Path) -> Path:
@@ -140,16 +173,6 @@ def _create(spec: EnvSpec, interpreter: Interpreter, env_dir: Path, log_file: Pa
             install += ["--exclude-newer", spec.exclude_newer]
         _uv(log, install, "installing")
         freeze = _uv(log, [uv, "pip", "freeze", "--python", python], "freezing").splitlines()
-        if spec.canary is not None:
-            log.write(f"$ canary {spec.canary.name} {spec.release.version}\n")
-            log.flush()
-            with tempfile.TemporaryDirectory(prefix="harness-canary-") as work:
-                environ = isolated_environ(spec.settings.env, spec.package, Path(work))
-                result = run_process([python, str(spec.canary), spec.release.version], 300, Path(work), environ)
-            log.write(result.output)
-            if result.timed_out or result.exit_code != 0:
-                what = "timed out" if result.timed_out else error_summary(result.output)
-                raise EnvBuildError(f"canary failed: {what}")
     return [line for line in freeze if line.strip()]
 
 

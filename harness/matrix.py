@@ -15,6 +15,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.requirements import InvalidRequirement, Requirement
 
 from harness.needs import NEEDS
+from harness.services import ServerConfig, WorkerConfig
 
 RESOLUTIONS = ("as-released", "latest")
 PROFILES = ("majors", "minors", "edges", "all")
@@ -69,6 +70,8 @@ class ReleaseRange:
     resolution: tuple[str, ...] = RESOLUTIONS
     env: tuple[tuple[str, str], ...] = ()
     canary: str | None = None
+    server: ServerConfig | None = None
+    worker: WorkerConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ class EnvSettings:
     python: SpecifierSet | None
     env: dict[str, str]
     canary: str | None
+    server: ServerConfig | None = None
+    worker: WorkerConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,7 @@ class Matrix:
         requirements: list[str] = []
         python: SpecifierSet | None = None
         env: dict[str, str] = {}
-        canary = None
+        canary = server = worker = None
         for rng in self.ranges:
             if resolution not in rng.resolution or not rng.releases.contains(version, prereleases=True):
                 continue
@@ -126,7 +131,9 @@ class Matrix:
                 python = rng.python if python is None else python & rng.python
             env.update(rng.env)
             canary = rng.canary or canary
-        return EnvSettings(tuple(constraints), tuple(requirements), python, env, canary)
+            server = rng.server or server
+            worker = rng.worker or worker
+        return EnvSettings(tuple(constraints), tuple(requirements), python, env, canary, server, worker)
 
     def demos_for(self, version) -> list[Demo]:
         return [d for d in self.demos if d.claims(version)]
@@ -149,7 +156,9 @@ _SETTINGS_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 _DEMO_KEYS = {"path", "story", "variant", "releases", "requirements", "timeout", "python", "needs", "xfail"}
 _XFAIL_KEYS = {"releases", "reason"}
-_RANGE_KEYS = {"releases", "constraints", "requirements", "python", "resolution", "env", "canary"}
+_RANGE_KEYS = {"releases", "constraints", "requirements", "python", "resolution", "env", "canary", "server", "worker"}
+_SERVER_KEYS = {"command", "env", "url", "health", "export", "timeout"}
+_WORKER_KEYS = {"command", "setup", "env", "ready", "timeout"}
 _TOP_KEYS = {"harness", "ranges", "demos"}
 
 
@@ -289,13 +298,12 @@ def _parse_range(c: _Collector, i: int, table: dict) -> ReleaseRange | None:
     for mode in resolution:
         if mode not in RESOLUTIONS:
             c.add(f"{where}.resolution", f"{mode!r}; expected any of: {', '.join(RESOLUTIONS)}")
-    env = table.get("env", {})
-    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
-        c.add(f"{where}.env", "expected a table of string values, e.g. { NAME = \"{home}/x\" }")
-        env = {}
+    env = dict(_env_table(c, f"{where}.env", table.get("env")))
     canary = c.string(f"{where}.canary", table.get("canary"), required=False)
     if canary is not None and not c.path.parent.joinpath(canary).is_file():
         c.add(f"{where}.canary", f"{canary!r} does not exist (paths are relative to {c.path.parent})")
+    server = _parse_server(c, f"{where}.server", table.get("server"))
+    worker = _parse_worker(c, f"{where}.worker", table.get("worker"))
     if releases is None:
         return None
     return ReleaseRange(
@@ -306,7 +314,67 @@ def _parse_range(c: _Collector, i: int, table: dict) -> ReleaseRange | None:
         resolution=tuple(resolution),
         env=tuple(sorted(env.items())),
         canary=canary,
+        server=server,
+        worker=worker,
     )
+
+
+def _env_table(c: _Collector, where: str, env: Any) -> tuple[tuple[str, str], ...]:
+    if env is None:
+        return ()
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        c.add(where, "expected a table of string values, e.g. { NAME = \"{home}/x\" }")
+        return ()
+    return tuple(sorted(env.items()))
+
+
+def _command(c: _Collector, where: str, value: Any, required: bool = True) -> tuple[str, ...]:
+    if value is None and not required:
+        return ()
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        c.add(where, f"expected a command as a non-empty list of strings, got {value!r}")
+        return ()
+    return tuple(value)
+
+
+def _parse_server(c: _Collector, where: str, table: Any) -> ServerConfig | None:
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        c.add(where, "expected a table ([ranges.server])")
+        return None
+    c.unknown_keys(where, table, _SERVER_KEYS)
+    fields: dict[str, Any] = {"command": _command(c, f"{where}.command", table.get("command"))}
+    fields["env"] = _env_table(c, f"{where}.env", table.get("env"))
+    for key in ("url", "health", "export"):
+        if key in table:
+            fields[key] = c.string(f"{where}.{key}", table[key])
+    if "timeout" in table:
+        fields["timeout"] = c.number(f"{where}.timeout", table["timeout"])
+    return ServerConfig(**{k: v for k, v in fields.items() if v is not None})
+
+
+def _parse_worker(c: _Collector, where: str, table: Any) -> WorkerConfig | None:
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        c.add(where, "expected a table ([ranges.worker])")
+        return None
+    c.unknown_keys(where, table, _WORKER_KEYS)
+    setup = table.get("setup", [])
+    if not isinstance(setup, list):
+        c.add(f"{where}.setup", "expected a list of commands (each a list of strings)")
+        setup = []
+    fields: dict[str, Any] = {
+        "command": _command(c, f"{where}.command", table.get("command")),
+        "setup": tuple(_command(c, f"{where}.setup[{i}]", step) for i, step in enumerate(setup)),
+        "env": _env_table(c, f"{where}.env", table.get("env")),
+    }
+    if "ready" in table:
+        fields["ready"] = c.string(f"{where}.ready", table["ready"])
+    if "timeout" in table:
+        fields["timeout"] = c.number(f"{where}.timeout", table["timeout"])
+    return WorkerConfig(**{k: v for k, v in fields.items() if v is not None})
 
 
 def _parse_demo(c: _Collector, i: int, table: dict, settings: Settings) -> Demo | None:

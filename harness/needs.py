@@ -1,6 +1,8 @@
 """The fixed vocabulary of services a demo may declare under `needs`.
 
-A need this machine cannot provide makes the cell `skipped`, with the reason
+The harness provides some for real (`PROVIDED`): an API server and a worker
+where the matrix configures them for the release, a webhook receiver and a
+local storage folder everywhere. A need this machine cannot provide makes the cell `skipped`, with the reason
 and the environment variables that would enable it. When a user sets those
 variables (pointing at a service they have), the cell runs for real and the
 variables reach the demo. Their values are secrets: runner.redact() keeps them
@@ -21,9 +23,21 @@ class Need:
     secret: tuple[str, ...] = ()  # which of them hold credentials
 
 
+# provided by the harness; the value says what a demo gets
+PROVIDED = {
+    "api-server": "the env's API server; its URL in the variable [ranges.server] export names",
+    "process-worker": "a process work pool on that server and a worker polling it; its name in DEMO_WORK_POOL",
+    "webhook": "a loopback receiver: POST to DEMO_WEBHOOK_URL, GET it back as a JSON list",
+    "local-storage": "an empty folder of the demo run's own in DEMO_STORAGE_DIR",
+}
+
 NEEDS: dict[str, Need] = {
     need.name: need
     for need in (
+        Need("api-server", "the matrix configures no API server ([ranges.server]) for this release", ()),
+        Need("process-worker", "the matrix configures no worker ([ranges.worker]) or server for this release", ()),
+        Need("webhook", "", ()),
+        Need("local-storage", "", ()),
         Need("docker", "needs a Docker engine, which this machine does not run", ("DOCKER_HOST",)),
         Need("kubernetes", "needs a Kubernetes cluster", ("KUBECONFIG",)),
         Need(
@@ -57,12 +71,18 @@ class NeedCheck:
     env: dict[str, str] | None = None
 
 
-def check_needs(names: tuple[str, ...], environ: dict[str, str] | None = None) -> NeedCheck:
-    """Decide whether every declared need is available from the environment."""
+def check_needs(
+    names: tuple[str, ...], provided: set[str] | frozenset[str] = frozenset(), environ: dict[str, str] | None = None
+) -> NeedCheck:
+    """Decide whether every declared need is available: provided here, or enabled by the environment."""
     environ = os.environ if environ is None else environ
     passed: dict[str, str] = {}
     for name in names:
         need = NEEDS[name]
+        if name in PROVIDED:
+            if name not in provided:
+                return NeedCheck(False, need.missing)
+            continue
         missing = [var for var in need.enable if not environ.get(var)]
         if missing:
             return NeedCheck(False, f"{need.missing}; set {' and '.join(missing)} to run it")

@@ -36,6 +36,7 @@ class CellResult:
     started: str = ""
     harness_version: str = ""
     log: str = ""
+    server_log: str = ""  # the env's API server log, for a cell that failed while it ran
 
     @property
     def key(self) -> tuple[str, str, str]:

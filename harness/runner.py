@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.supervise import die_with_parent
+
 TAIL_CHARS = 3000
 KILL_GRACE = 5.0
 
@@ -28,10 +30,16 @@ class ProcessResult:
     timed_out: bool = False
 
 
-def isolated_environ(template: dict[str, str], package: str, workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+def isolated_environ(
+    template: dict[str, str],
+    package: str,
+    workdir: Path,
+    extra: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+) -> dict[str, str]:
     """The caller's environment minus anything that would leak into the run, plus a fresh home.
 
-    `template` values may use {home} (the fresh HOME) and {tmp} (the run's temp dir).
+    `template` values may use {home} (the fresh HOME), {tmp} (the run's temp dir) and `values`.
     """
     prefix = package.upper().replace("-", "_") + "_"
     environ = {
@@ -44,7 +52,7 @@ def isolated_environ(template: dict[str, str], package: str, workdir: Path, extr
     tmp.mkdir(parents=True, exist_ok=True)
     environ.update(HOME=str(home), TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
     for key, value in template.items():
-        environ[key] = value.format(home=home, tmp=tmp)
+        environ[key] = value.format(home=home, tmp=tmp, **(values or {}))
     environ.update(extra or {})
     return environ
 
@@ -74,7 +82,7 @@ def run_process(
     with log_path.open("wb") as out:
         proc = subprocess.Popen(
             args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent,
         )
         try:
             proc.wait(timeout=timeout)

@@ -1,22 +1,26 @@
-"""One matrix session: build the release's env, then run every demo that claims it."""
+"""One matrix session: build the release's env, start its services, run every demo that claims it."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import re
 import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from harness import __version__
-from harness.envs import BuiltEnv, EnvBuildError, EnvSpec, build_env
+from harness.envs import BuiltEnv, EnvBuildError, EnvSpec, build_env, run_canary
 from harness.matrix import Demo, Matrix
-from harness.needs import check_needs, secret_values
+from harness.needs import PROVIDED, check_needs, secret_values
 from harness.plan import SessionPlan
 from harness.results import CellResult, ResultStore, now_iso
 from harness.runner import classify, error_summary, isolated_environ, run_process, tail
+from harness.services import ServiceError, Services, WebhookReceiver
 
 Log = Callable[[str], None]
 BAD = ("fail", "timeout", "env-error", "xpass")
@@ -34,99 +38,171 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
 
 
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """A terminated run unwinds like an interrupted one, so services are stopped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_session(matrix: Matrix, plan: SessionPlan, log: Log = print) -> list[CellResult]:
     """Run one session's cells, appending each record as soon as it is known."""
-    store = store_for(matrix)
     state = matrix.resolve(matrix.settings.state_dir)
-    log_dir = state / "logs" / plan.name
-    shutil.rmtree(log_dir, ignore_errors=True)
-    log_dir.mkdir(parents=True, exist_ok=True)
-    release = plan.release
-    total = len(plan.demos)
-    log(f"{matrix.settings.package} {release.version} ({plan.resolution}): {total} demo(s) claim this release")
+    run_dir = state / "logs" / plan.name
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log(f"{matrix.settings.package} {plan.release.version} ({plan.resolution}): "
+        f"{len(plan.demos)} demo(s) claim this release")
+    with _sigterm_as_exit(), contextlib.ExitStack() as stack:
+        return _Session(matrix, plan, run_dir, log, stack).run()
 
-    def record(demo: Demo, outcome: str, **fields) -> CellResult:
+
+class _Session:
+    def __init__(self, matrix: Matrix, plan: SessionPlan, run_dir: Path, log: Log, stack: contextlib.ExitStack):
+        self.matrix, self.plan, self.run_dir, self.log, self.stack = matrix, plan, run_dir, log, stack
+        self.store = store_for(matrix)
+        release = plan.release
+        self.settings = matrix.env_settings(release.parsed, plan.resolution)
+        provided = {"webhook", "local-storage"}
+        if self.settings.server is not None:
+            provided.add("api-server")
+            if self.settings.worker is not None:
+                provided.add("process-worker")
+        # needs do not depend on the env: decide them first, and build no env when nothing would run
+        self.needs = {demo.path: check_needs(demo.needs, provided) for demo in plan.demos}
+        self.runnable = [d for d in plan.demos if self.needs[d.path].available]
+        self.wanted = {need for d in self.runnable for need in d.needs if need in PROVIDED}
+        self.services: Services | None = None
+        self.worker_error = ""
+        self.receiver: WebhookReceiver | None = None
+
+    def record(self, demo: Demo, outcome: str, **fields) -> CellResult:
         cell = CellResult(
-            demo=demo.path, story=demo.story, variant=demo.variant, release=release.version,
-            resolution=plan.resolution, outcome=outcome, demo_hash=file_hash(matrix.resolve(demo.path)),
+            demo=demo.path, story=demo.story, variant=demo.variant, release=self.plan.release.version,
+            resolution=self.plan.resolution, outcome=outcome, demo_hash=file_hash(self.matrix.resolve(demo.path)),
             harness_version=__version__, started=fields.pop("started", None) or now_iso(), **fields,
         )
-        store.append(cell)
+        self.store.append(cell)
         return cell
 
-    # needs do not depend on the env: decide them first, and build no env when nothing would run
-    need_checks = {demo.path: check_needs(demo.needs) for demo in plan.demos}
-    runnable = [d for d in plan.demos if need_checks[d.path].available]
-    env, env_error, env_log = None, "", ""
-    if runnable and not plan.candidates:
-        env_error = plan.missing_interpreter
-    elif runnable:
-        settings = matrix.env_settings(release.parsed, plan.resolution)
+    def run(self) -> list[CellResult]:
+        env, env_error, env_log = None, "", ""
+        if self.runnable and not self.plan.candidates:
+            env_error = self.plan.missing_interpreter
+        elif self.runnable:
+            try:
+                env = self.build()
+            except EnvBuildError as exc:
+                env_error = str(exc)
+                env_log = self.relative(self.run_dir / f"env-py{self.plan.candidates[0].minor}.log")
+        if env is not None and "process-worker" in self.wanted:
+            self.start_worker()
+        if env is not None and "webhook" in self.wanted:
+            self.receiver = self.stack.enter_context(WebhookReceiver())
+        cells = []
+        total = len(self.plan.demos)
+        for number, demo in enumerate(self.plan.demos, 1):
+            needs = self.needs[demo.path]
+            if not needs.available:
+                cell = self.record(demo, "skipped", reason=needs.reason)
+            elif env is None:
+                cell = self.record(demo, "env-error", error=env_error[:2000], log=env_log)
+            elif "process-worker" in demo.needs and self.worker_error:
+                cell = self.record(demo, "env-error", error=self.worker_error[:2000], log=self.relative(self.run_dir / "worker.log"),
+                                   python=env.python_version, freeze_hash=env.freeze_hash)
+            else:
+                cell = self.run_cell(demo, env, needs.env or {})
+            cells.append(cell)
+            detail = f" — {cell.error or cell.reason}" if cell.outcome in BAD + ("skipped", "xfail") else ""
+            self.log(f"[{number}/{total}] {demo.path} on {self.plan.release.version}: "
+                     f"{cell.outcome} ({cell.duration:.1f}s){detail}")
+        return cells
+
+    def build(self) -> BuiltEnv:
+        settings = self.settings
         # one env serves every demo of the release, so it carries all their extra requirements
-        extra = sorted({req for demo in runnable for req in demo.requirements} - set(settings.requirements))
+        extra = sorted({req for demo in self.runnable for req in demo.requirements} - set(settings.requirements))
         settings = dataclasses.replace(settings, requirements=settings.requirements + tuple(extra))
         spec = EnvSpec(
-            package=matrix.settings.package, release=release, resolution=plan.resolution, settings=settings,
-            canary=matrix.resolve(settings.canary) if settings.canary else None,
+            package=self.matrix.settings.package, release=self.plan.release, resolution=self.plan.resolution,
+            settings=settings, canary=self.matrix.resolve(settings.canary) if settings.canary else None,
         )
+
+        def prepare(env: BuiltEnv) -> None:
+            if self.services is not None:
+                self.services.stop_all()
+            self.services = self.stack.enter_context(
+                Services(self.matrix.settings.package, env.path, self.run_dir, self.log, cwd=self.matrix.root))
+            if settings.server is not None:
+                try:
+                    self.services.start_server(settings.server)
+                except ServiceError as exc:
+                    raise EnvBuildError(str(exc)) from None
+            if not env.reused:
+                run_canary(env, spec, self.services.exports, self.run_dir / f"env-py{env.minor}.log")
+
+        state = self.matrix.resolve(self.matrix.settings.state_dir)
+        env = build_env(spec, self.plan.candidates, state / "envs", self.run_dir, self.matrix.settings.fallbacks,
+                        self.log, prepare)
+        if env.freeze:
+            self.store.save_freeze(env.freeze_hash, env.freeze)
+        return env
+
+    def start_worker(self) -> None:
+        pool = f"demos-{_slug(self.plan.release.version)}"
         try:
-            env = build_env(spec, plan.candidates, state / "envs", log_dir, matrix.settings.fallbacks, log)
-            if env.freeze:
-                store.save_freeze(env.freeze_hash, env.freeze)
-        except EnvBuildError as exc:
-            env_error = str(exc)
-            env_log = _relative(matrix, log_dir / f"env-py{plan.candidates[0].minor}.log")
+            self.services.start_worker(self.settings.worker, pool)
+            self.services.exports["DEMO_WORK_POOL"] = pool
+        except (ServiceError, OSError) as exc:
+            self.worker_error = f"process worker did not start: {exc}"
+            self.log(self.worker_error)
 
-    cells = []
-    for number, demo in enumerate(plan.demos, 1):
-        needs = need_checks[demo.path]
-        if not needs.available:
-            cell = record(demo, "skipped", reason=needs.reason)
-        elif env is None:
-            cell = record(demo, "env-error", error=env_error[:2000], log=env_log)
-        else:
-            cell = _run_cell(matrix, plan, demo, env, needs.env or {}, log_dir, record)
-        cells.append(cell)
-        detail = f" — {cell.error or cell.reason}" if cell.outcome in BAD + ("skipped", "xfail") else ""
-        log(f"[{number}/{total}] {demo.path} on {release.version}: {cell.outcome} ({cell.duration:.1f}s){detail}")
-    return cells
-
-
-def _run_cell(
-    matrix: Matrix, plan: SessionPlan, demo: Demo, env: BuiltEnv, need_env: dict[str, str], log_dir: Path, record
-) -> CellResult:
-    release = plan.release
-    base = dict(python=env.python_version, freeze_hash=env.freeze_hash)
-    if demo.python is not None and not demo.python.contains(env.python_version, prereleases=True):
-        return record(demo, "skipped", reason=f"demo needs Python {demo.python}; this env has {env.python_version}", **base)
-    settings = matrix.env_settings(release.parsed, plan.resolution)
-    log_path = log_dir / f"{_slug(demo.path)}.log"
-    started = now_iso()
-    with tempfile.TemporaryDirectory(prefix="harness-cell-") as work:
-        environ = isolated_environ(settings.env, matrix.settings.package, Path(work), need_env)
-        result = run_process(
-            [str(env.python), str(matrix.resolve(demo.path))],
-            timeout=demo.timeout or matrix.settings.timeout,
-            cwd=matrix.root,
-            env=environ,
-            log_path=log_path,
-            secrets=secret_values(),
+    def run_cell(self, demo: Demo, env: BuiltEnv, need_env: dict[str, str]) -> CellResult:
+        base = dict(python=env.python_version, freeze_hash=env.freeze_hash)
+        if demo.python is not None and not demo.python.contains(env.python_version, prereleases=True):
+            return self.record(demo, "skipped", reason=f"demo needs Python {demo.python}; this env has {env.python_version}", **base)
+        log_path = self.run_dir / f"{_slug(demo.path)}.log"
+        timeout = demo.timeout or self.matrix.settings.timeout
+        started = now_iso()
+        with tempfile.TemporaryDirectory(prefix="harness-cell-") as work:
+            extra = dict(need_env)
+            extra.update(self.services.exports if self.services else {})
+            if "webhook" in demo.needs and self.receiver is not None:
+                extra["DEMO_WEBHOOK_URL"] = self.receiver.url_for(_slug(f"{demo.path}-{started}"))
+            if "local-storage" in demo.needs:
+                (Path(work) / "storage").mkdir()
+                extra["DEMO_STORAGE_DIR"] = str(Path(work) / "storage")
+            environ = isolated_environ(self.settings.env, self.matrix.settings.package, Path(work), extra)
+            result = run_process([str(env.python), str(self.matrix.resolve(demo.path))], timeout=timeout,
+                                 cwd=self.matrix.root, env=environ, log_path=log_path, secrets=secret_values())
+        xfail = demo.xfail_reason(self.plan.release.parsed)
+        outcome = classify(result, xfail)
+        error = ""
+        if result.timed_out:
+            error = f"killed after its time limit of {timeout:.0f}s"
+        elif result.exit_code != 0:
+            error = error_summary(result.output)
+        server_log = ""
+        if outcome in BAD and self.services is not None and self.services.server_log is not None:
+            server_log = self.relative(self.services.server_log)
+        return self.record(
+            demo, outcome, started=started, duration=round(result.duration, 3), exit_code=result.exit_code,
+            error=error, reason=xfail or "", output_tail=tail(result.output), log=self.relative(log_path),
+            server_log=server_log, **base,
         )
-    xfail = demo.xfail_reason(release.parsed)
-    outcome = classify(result, xfail)
-    error = ""
-    if result.timed_out:
-        error = f"killed after its time limit of {demo.timeout or matrix.settings.timeout:.0f}s"
-    elif result.exit_code != 0:
-        error = error_summary(result.output)
-    return record(
-        demo, outcome, started=started, duration=round(result.duration, 3), exit_code=result.exit_code,
-        error=error, reason=xfail or "", output_tail=tail(result.output), log=_relative(matrix, log_path), **base,
-    )
 
-
-def _relative(matrix: Matrix, path: Path) -> str:
-    try:
-        return path.relative_to(matrix.root).as_posix()
-    except ValueError:
-        return str(path)
+    def relative(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.matrix.root).as_posix()
+        except ValueError:
+            return str(path)

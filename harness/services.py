@@ -1,0 +1,244 @@
+"""Real services for the demos of one env: an API server, a worker, a webhook receiver.
+
+What to start comes from matrix.toml (`[ranges.server]`, `[ranges.worker]`),
+so the harness itself names no package's commands. Servers and workers run
+under harness.supervise, so they die with the harness even when it is killed;
+`Services` stops them when the env's demos are done.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable
+
+from harness.runner import isolated_environ
+
+HOST = "127.0.0.1"
+SUPERVISOR = Path(__file__).with_name("supervise.py")  # stdlib only: runs by path, whatever the cwd
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    command: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+    url: str = "http://{host}:{port}/api"
+    health: str = "{url}/health"
+    export: str = "API_URL"  # the variable that hands the URL to demos
+    timeout: float = 120.0
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    command: tuple[str, ...]
+    setup: tuple[tuple[str, ...], ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    ready: str = ""  # a regex the worker's log shows once it polls
+    timeout: float = 90.0
+
+
+class ServiceError(Exception):
+    """A service did not come up; the message carries its last log lines."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def _last_lines(path: Path, count: int = 12) -> str:
+    try:
+        lines = [l for l in path.read_text(errors="replace").splitlines() if l.strip()]
+    except OSError:
+        return ""
+    return " | ".join(lines[-count:])[-1500:]
+
+
+@dataclass
+class _Running:
+    name: str
+    process: subprocess.Popen
+    log: Path
+
+
+@dataclass
+class Services:
+    """The services of one env; a context manager that stops all of them on exit."""
+
+    package: str
+    env_dir: Path
+    run_dir: Path  # logs and each service's own home go here
+    log: Log = print
+    cwd: Path | None = None  # where commands run (the matrix folder: relative paths resolve there)
+    running: list[_Running] = field(default_factory=list)
+    exports: dict[str, str] = field(default_factory=dict)
+    server_log: Path | None = None
+
+    def __enter__(self) -> "Services":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop_all()
+
+    def _command(self, words: tuple[str, ...], **values: str) -> list[str]:
+        """Fill placeholders; a first word the env has as a script runs from the env."""
+        args = [w.format(**values) for w in words]
+        local = self.env_dir / "bin" / args[0]
+        if local.exists():
+            args[0] = str(local)
+        return args
+
+    def _environ(self, template: tuple[tuple[str, str], ...], name: str, **values: str) -> dict[str, str]:
+        environ = isolated_environ(dict(template), self.package, self.run_dir / name, values=values)
+        environ.update(self.exports)
+        environ["PATH"] = f"{self.env_dir / 'bin'}:{environ.get('PATH', '')}"
+        return environ
+
+    def _spawn(self, name: str, args: list[str], environ: dict[str, str], log_path: Path) -> _Running:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as out:
+            out.write(f"=== {time.strftime('%H:%M:%S')} starting {name}: {' '.join(args)}\n".encode())
+            out.flush()
+            process = subprocess.Popen(
+                [sys.executable, str(SUPERVISOR), *args],
+                cwd=self.cwd or self.run_dir, env=environ, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+        running = _Running(name, process, log_path)
+        self.running.append(running)
+        return running
+
+    def start_server(self, config: ServerConfig) -> str:
+        port = str(free_port())
+        url = config.url.format(host=HOST, port=port)
+        values = dict(host=HOST, port=port, url=url)
+        self.server_log = self.run_dir / "server.log"
+        started = time.monotonic()
+        server = self._spawn("server", self._command(config.command, **values),
+                             self._environ(config.env, "server", **values), self.server_log)
+        health = config.health.format(**values)
+        while time.monotonic() - started < config.timeout:
+            if server.process.poll() is not None:
+                raise ServiceError(
+                    f"API server exited with {server.process.returncode} before it was healthy: "
+                    f"{_last_lines(self.server_log)}"
+                )
+            try:
+                with urllib.request.urlopen(health, timeout=2) as response:
+                    if response.status == 200:
+                        self.exports[config.export] = url
+                        self.log(f"API server healthy at {url} in {time.monotonic() - started:.1f}s")
+                        return url
+            except OSError:
+                pass
+            time.sleep(0.25)
+        raise ServiceError(
+            f"API server not healthy within {config.timeout:.0f}s: {_last_lines(self.server_log)}"
+        )
+
+    def start_worker(self, config: WorkerConfig, pool: str) -> None:
+        values = dict(pool=pool, url=next(iter(self.exports.values()), ""))
+        log_path = self.run_dir / "worker.log"
+        environ = self._environ(config.env, "worker", **values)
+        started = time.monotonic()
+        for step in config.setup:
+            args = self._command(step, **values)
+            with log_path.open("ab") as out:
+                out.write(f"=== setup: {' '.join(args)}\n".encode())
+                out.flush()
+                done = subprocess.run(args, cwd=self.cwd or self.run_dir, env=environ, stdout=out, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, timeout=config.timeout)
+            if done.returncode != 0:
+                raise ServiceError(f"worker set-up `{' '.join(step)}` exited {done.returncode}: {_last_lines(log_path)}")
+        worker = self._spawn("worker", self._command(config.command, **values), environ, log_path)
+        pattern = re.compile(config.ready) if config.ready else None
+        while pattern is not None:
+            if worker.process.poll() is not None:
+                raise ServiceError(f"worker exited with {worker.process.returncode}: {_last_lines(log_path)}")
+            if pattern.search(log_path.read_text(errors="replace")):
+                break
+            if time.monotonic() - started > config.timeout:
+                raise ServiceError(f"worker not ready within {config.timeout:.0f}s: {_last_lines(log_path)}")
+            time.sleep(0.25)
+        self.log(f"worker polling pool {pool!r} ({time.monotonic() - started:.1f}s)")
+
+    def pids(self) -> list[int]:
+        return [r.process.pid for r in self.running]
+
+    def stop_all(self) -> None:
+        for running in reversed(self.running):
+            if running.process.poll() is None:
+                running.process.terminate()  # the supervisor stops the service's whole group
+        for running in reversed(self.running):
+            try:
+                running.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                running.process.kill()
+                running.process.wait()
+        self.running.clear()
+        self.exports.clear()
+
+
+class WebhookReceiver:
+    """A loopback HTTP server that keeps what is POSTed to each path and returns it on GET."""
+
+    def __init__(self):
+        self.received: dict[str, list[dict]] = {}
+        lock = threading.Lock()
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode("utf-8", errors="replace")
+                item = {"body": body, "content_type": self.headers.get("Content-Type", ""),
+                        "headers": {k: v for k, v in self.headers.items() if k.lower() != "authorization"}}
+                with lock:
+                    received.setdefault(self.path.rstrip("/"), []).append(item)
+                self._reply(200, {"ok": True})
+
+            def do_GET(self):
+                with lock:
+                    items = list(received.get(self.path.rstrip("/"), []))
+                self._reply(200, items)
+
+            def _reply(self, status: int, payload) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer((HOST, 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name="webhook-receiver", daemon=True)
+        self.thread.start()
+
+    def url_for(self, name: str) -> str:
+        return f"http://{HOST}:{self.server.server_port}/hooks/{name}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    def __enter__(self) -> "WebhookReceiver":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

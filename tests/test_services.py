@@ -1,0 +1,176 @@
+"""Services from the outside: real processes on loopback, real HTTP, process ids checked in /proc.
+
+A small stdlib "API server" stands in for Prefect's here so these run in seconds;
+test_services_prefect.py does the same with real Prefect servers and workers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from harness.services import ServerConfig, ServiceError, Services, WebhookReceiver, WorkerConfig
+
+FAKE_SERVER = textwrap.dedent("""
+    import http.server, os, subprocess, sys, time
+    port = int(sys.argv[1]); delay = float(sys.argv[2]) if len(sys.argv) > 2 else 0.5
+    # a child of its own, like uvicorn under `prefect server start`
+    helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+    print("helper pid", helper.pid, flush=True)
+    print("home", os.environ.get("FAKE_HOME"), flush=True)
+    time.sleep(delay)
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/api/health" else 404); self.end_headers(); self.wfile.write(b"true")
+        def log_message(self, *a): pass
+    http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+""")
+
+FAKE_WORKER = textwrap.dedent("""
+    import os, sys, time
+    print("worker for", sys.argv[1], "against", os.environ.get("FAKE_API"), flush=True)
+    time.sleep(0.3)
+    print("Worker started!", flush=True)
+    time.sleep(3600)
+""")
+
+
+def alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "zombie" not in status.lower()
+
+
+def wait_dead(pids, seconds=15.0) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.1)
+    return [p for p in pids if alive(p)]
+
+
+def service_pids(log: Path) -> list[int]:
+    text = log.read_text()
+    return [int(p) for p in re.findall(r"supervise: pid (\d+)", text) + re.findall(r"helper pid (\d+)", text)]
+
+
+@pytest.fixture
+def scripts(tmp_path):
+    server = tmp_path / "fake_server.py"
+    server.write_text(FAKE_SERVER)
+    worker = tmp_path / "fake_worker.py"
+    worker.write_text(FAKE_WORKER)
+    return server, worker
+
+
+def _server_config(server: Path, delay="0.5", timeout=20.0) -> ServerConfig:
+    return ServerConfig(command=(sys.executable, str(server), "{port}", delay), export="FAKE_API",
+                        env=(("FAKE_HOME", "{home}/db"),), timeout=timeout)
+
+
+def test_server_starts_healthy_and_stops_with_its_whole_group(tmp_path, scripts):
+    server, _ = scripts
+    with Services("prefect", tmp_path / "env", tmp_path / "run", log=lambda m: None) as services:
+        url = services.start_server(_server_config(server))
+        assert services.exports == {"FAKE_API": url}
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+/api", url)
+        with urllib.request.urlopen(url + "/health") as response:
+            assert response.read() == b"true"
+        supervisor = services.pids()[0]
+        pids = [supervisor] + service_pids(services.server_log)
+        assert len(pids) == 3 and all(alive(p) for p in pids)
+        log = services.server_log.read_text()
+        assert f"home {tmp_path / 'run' / 'server' / 'home' / 'db'}" in log  # its own folder in the run folder
+    assert wait_dead(pids) == []
+    assert services.exports == {}
+
+
+def test_a_server_that_never_gets_healthy_is_an_error_with_its_log(tmp_path, scripts):
+    server, _ = scripts
+    started = time.monotonic()
+    with Services("prefect", tmp_path / "env", tmp_path / "run", log=lambda m: None) as services:
+        with pytest.raises(ServiceError, match=r"not healthy within 2s: .*helper pid"):
+            services.start_server(_server_config(server, delay="60", timeout=2))
+        pids = service_pids(services.server_log)
+    assert time.monotonic() - started < 20
+    assert wait_dead(pids) == []
+
+
+def test_a_server_that_exits_is_reported_at_once(tmp_path):
+    config = ServerConfig(command=(sys.executable, "-c", "import sys; print('bad config'); sys.exit(3)"))
+    with Services("prefect", tmp_path / "env", tmp_path / "run", log=lambda m: None) as services:
+        with pytest.raises(ServiceError, match=r"exited with 3 before it was healthy: .*bad config"):
+            services.start_server(config)
+
+
+def test_worker_runs_its_setup_then_waits_until_ready(tmp_path, scripts):
+    server, worker = scripts
+    marker = tmp_path / "setup-ran"
+    config = WorkerConfig(
+        setup=((sys.executable, "-c", f"open({str(marker)!r}, 'w').write('{{pool}}')"),),
+        command=(sys.executable, str(worker), "{pool}"), ready="Worker started", timeout=20,
+    )
+    with Services("prefect", tmp_path / "env", tmp_path / "run", log=lambda m: None) as services:
+        url = services.start_server(_server_config(server))
+        services.start_worker(config, "pool-a")
+        assert marker.read_text() == "pool-a"
+        log = (tmp_path / "run" / "worker.log").read_text()
+        assert f"worker for pool-a against {url}" in log  # the worker talks to the env's server
+        pids = services.pids()
+    assert wait_dead(pids) == []
+
+
+def test_a_failing_worker_setup_is_an_error(tmp_path, scripts):
+    server, worker = scripts
+    config = WorkerConfig(setup=((sys.executable, "-c", "raise SystemExit('pool exists')"),),
+                          command=(sys.executable, str(worker), "{pool}"))
+    with Services("prefect", tmp_path / "env", tmp_path / "run", log=lambda m: None) as services:
+        with pytest.raises(ServiceError, match="exited 1: .*pool exists"):
+            services.start_worker(config, "pool-b")
+
+
+def test_services_die_with_a_killed_harness(tmp_path, scripts):
+    """SIGKILL leaves no chance to clean up: the supervisor's parent-death signal does it."""
+    server, _ = scripts
+    code = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+        from pathlib import Path
+        from harness.services import ServerConfig, Services
+        services = Services("prefect", Path({str(tmp_path / 'env')!r}), Path({str(tmp_path / 'run')!r}), log=print)
+        services.start_server(ServerConfig(command=({sys.executable!r}, {str(server)!r}, "{{port}}", "0.2")))
+        print("ready", flush=True)
+        time.sleep(3600)
+    """)
+    harness = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert "ready" in harness.stdout.readline() + harness.stdout.readline()
+    log = tmp_path / "run" / "server.log"
+    pids = service_pids(log) + [int(re.search(r"supervise: pid (\d+)", log.read_text()).group(1))]
+    assert all(alive(p) for p in pids)
+    harness.kill()
+    harness.wait()
+    assert wait_dead(pids) == []
+
+
+def test_webhook_receiver_keeps_posts_per_path():
+    with WebhookReceiver() as receiver:
+        first, second = receiver.url_for("cell-1"), receiver.url_for("cell-2")
+        request = urllib.request.Request(first, data=json.dumps({"text": "flow failed"}).encode(),
+                                         headers={"Content-Type": "application/json", "Authorization": "Bearer x"})
+        assert json.load(urllib.request.urlopen(request)) == {"ok": True}
+        items = json.load(urllib.request.urlopen(first))
+        assert [json.loads(i["body"]) for i in items] == [{"text": "flow failed"}]
+        assert items[0]["content_type"] == "application/json"
+        assert "Authorization" not in items[0]["headers"]  # credentials are not kept
+        assert json.load(urllib.request.urlopen(second)) == []
