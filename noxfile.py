@@ -5,6 +5,7 @@
     nox -k 2.14.3            one release (any session whose name matches)
     nox -s check | report | refresh | tests
     nox -s pick -- 2.14.3
+    nox -- --force           rerun cells whose inputs are unchanged (or MATRIX_FORCE=1)
 
 MATRIX_FILE points at another matrix (demo paths relative to it);
 MATRIX_RESOLUTION=latest resolves with today's dependencies.
@@ -42,7 +43,7 @@ def check(session: nox.Session) -> None:
 @nox.session(tags=list(PROFILES))
 def report(session: nox.Session) -> None:
     """Rebuild reports/ (results.json, compatibility.md) from recorded results."""
-    _harness(session, "report", *session.posargs)
+    _harness(session, "report")  # posargs such as --force belong to the matrix sessions
 
 
 @nox.session(default=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nox
@@ -31,7 +32,8 @@ def register_release_sessions(matrix_path: Path, resolution: str | None = None) 
 
 def _release_session(matrix, session_plan: SessionPlan):
     def release_session(session: nox.Session) -> None:
-        cells = run_session(matrix, session_plan, log=session.log)
+        force = "--force" in session.posargs or os.environ.get("MATRIX_FORCE") == "1"
+        cells = run_session(matrix, session_plan, log=session.log, force=force)
         bad = [c for c in cells if c.outcome in BAD]
         if bad:
             session.error(

@@ -37,6 +37,8 @@ class CellResult:
     harness_version: str = ""
     log: str = ""
     server_log: str = ""  # the env's API server log, for a cell that failed while it ran
+    cache_key: str = ""  # hash of every input of the cell; an unchanged key is not run again
+    reused: bool = False  # this record repeats an earlier result whose inputs were the same
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -92,10 +94,10 @@ class ResultStore:
         finally:
             os.close(fd)
 
-    def load(self) -> ResultSet:
-        """The committed results plus every record appended since."""
+    def load(self, committed: bool = True) -> ResultSet:
+        """The committed results (unless told not to) plus every record appended since."""
         results = ResultSet()
-        if self.baseline.is_file():
+        if committed and self.baseline.is_file():
             data = json.loads(self.baseline.read_text(encoding="utf-8"))
             results.freezes.update(data.get("freezes", {}))
             for item in data.get("cells", []):

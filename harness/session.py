@@ -24,6 +24,7 @@ from harness.services import ServiceError, Services, WebhookReceiver
 
 Log = Callable[[str], None]
 BAD = ("fail", "timeout", "env-error", "xpass")
+REUSABLE = ("pass", "fail", "xfail", "xpass", "skipped")  # env-errors and timeouts may be passing trouble
 
 
 def store_for(matrix: Matrix) -> ResultStore:
@@ -55,8 +56,12 @@ def _sigterm_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_session(matrix: Matrix, plan: SessionPlan, log: Log = print) -> list[CellResult]:
-    """Run one session's cells, appending each record as soon as it is known."""
+def run_session(matrix: Matrix, plan: SessionPlan, log: Log = print, force: bool = False) -> list[CellResult]:
+    """Run one session's cells, appending each record as soon as it is known.
+
+    A cell whose inputs match a result recorded on this machine is not run
+    again (unless `force`): its record is repeated, marked `reused`.
+    """
     state = matrix.resolve(matrix.settings.state_dir)
     run_dir = state / "logs" / plan.name
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -64,11 +69,12 @@ def run_session(matrix: Matrix, plan: SessionPlan, log: Log = print) -> list[Cel
     log(f"{matrix.settings.package} {plan.release.version} ({plan.resolution}): "
         f"{len(plan.demos)} demo(s) claim this release")
     with _sigterm_as_exit(), contextlib.ExitStack() as stack:
-        return _Session(matrix, plan, run_dir, log, stack).run()
+        return _Session(matrix, plan, run_dir, log, stack, force).run()
 
 
 class _Session:
-    def __init__(self, matrix: Matrix, plan: SessionPlan, run_dir: Path, log: Log, stack: contextlib.ExitStack):
+    def __init__(self, matrix: Matrix, plan: SessionPlan, run_dir: Path, log: Log, stack: contextlib.ExitStack,
+                 force: bool = False):
         self.matrix, self.plan, self.run_dir, self.log, self.stack = matrix, plan, run_dir, log, stack
         self.store = store_for(matrix)
         release = plan.release
@@ -81,16 +87,46 @@ class _Session:
         # needs do not depend on the env: decide them first, and build no env when nothing would run
         self.needs = {demo.path: check_needs(demo.needs, provided) for demo in plan.demos}
         self.runnable = [d for d in plan.demos if self.needs[d.path].available]
-        self.wanted = {need for d in self.runnable for need in d.needs if need in PROVIDED}
         self.services: Services | None = None
         self.worker_error = ""
         self.receiver: WebhookReceiver | None = None
+        self.demo_hashes = {d.path: file_hash(matrix.resolve(d.path)) for d in plan.demos}
+        self.keys = {d.path: self.cache_key(d) for d in plan.demos}
+        recorded = {} if force else self.store.load(committed=False).cells
+        self.reusable = {}
+        for demo in plan.demos:
+            earlier = recorded.get((demo.path, release.version, plan.resolution))
+            if earlier is not None and earlier.cache_key == self.keys[demo.path] and earlier.outcome in REUSABLE:
+                self.reusable[demo.path] = earlier
+        self.runnable = [d for d in self.runnable if d.path not in self.reusable]
+        self.wanted = {need for d in self.runnable for need in d.needs if need in PROVIDED}
+
+    def env_requirements(self) -> tuple[str, ...]:
+        """The env's extra requirements: the ranges' plus every claiming demo's (one env serves them all)."""
+        extra = sorted({req for demo in self.plan.demos for req in demo.requirements} - set(self.settings.requirements))
+        return self.settings.requirements + tuple(extra)
+
+    def cache_key(self, demo: Demo) -> str:
+        """Every input that can change the cell's result."""
+        settings = self.settings
+        canary = self.matrix.resolve(settings.canary).read_bytes() if settings.canary else b""
+        parts = [
+            __version__, self.matrix.settings.package, self.plan.release.version, self.plan.resolution,
+            " ".join(i.version for i in self.plan.candidates), repr(settings.constraints),
+            repr(self.env_requirements()), repr(sorted(settings.env.items())), repr(settings.server), repr(settings.worker),
+            hashlib.sha256(canary).hexdigest(), self.demo_hashes[demo.path], repr(demo.timeout or self.matrix.settings.timeout),
+            repr(demo.python), repr(demo.xfail_reason(self.plan.release.parsed)), repr(demo.needs),
+            repr(sorted(self.needs[demo.path].env or {})),  # which services are enabled, never their secrets
+            str(self.needs[demo.path].available),
+        ]
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:20]
 
     def record(self, demo: Demo, outcome: str, **fields) -> CellResult:
         cell = CellResult(
             demo=demo.path, story=demo.story, variant=demo.variant, release=self.plan.release.version,
-            resolution=self.plan.resolution, outcome=outcome, demo_hash=file_hash(self.matrix.resolve(demo.path)),
-            harness_version=__version__, started=fields.pop("started", None) or now_iso(), **fields,
+            resolution=self.plan.resolution, outcome=outcome, demo_hash=self.demo_hashes[demo.path],
+            harness_version=__version__, started=fields.pop("started", None) or now_iso(),
+            cache_key=self.keys[demo.path], **fields,
         )
         self.store.append(cell)
         return cell
@@ -113,7 +149,10 @@ class _Session:
         total = len(self.plan.demos)
         for number, demo in enumerate(self.plan.demos, 1):
             needs = self.needs[demo.path]
-            if not needs.available:
+            if demo.path in self.reusable:
+                cell = dataclasses.replace(self.reusable[demo.path], reused=True)
+                self.store.append(cell)
+            elif not needs.available:
                 cell = self.record(demo, "skipped", reason=needs.reason)
             elif env is None:
                 cell = self.record(demo, "env-error", error=env_error[:2000], log=env_log)
@@ -124,15 +163,12 @@ class _Session:
                 cell = self.run_cell(demo, env, needs.env or {})
             cells.append(cell)
             detail = f" — {cell.error or cell.reason}" if cell.outcome in BAD + ("skipped", "xfail") else ""
-            self.log(f"[{number}/{total}] {demo.path} on {self.plan.release.version}: "
-                     f"{cell.outcome} ({cell.duration:.1f}s){detail}")
+            timing = "reused: inputs unchanged" if cell.reused else f"{cell.duration:.1f}s"
+            self.log(f"[{number}/{total}] {demo.path} on {self.plan.release.version}: {cell.outcome} ({timing}){detail}")
         return cells
 
     def build(self) -> BuiltEnv:
-        settings = self.settings
-        # one env serves every demo of the release, so it carries all their extra requirements
-        extra = sorted({req for demo in self.runnable for req in demo.requirements} - set(settings.requirements))
-        settings = dataclasses.replace(settings, requirements=settings.requirements + tuple(extra))
+        settings = dataclasses.replace(self.settings, requirements=self.env_requirements())
         spec = EnvSpec(
             package=self.matrix.settings.package, release=self.plan.release, resolution=self.plan.resolution,
             settings=settings, canary=self.matrix.resolve(settings.canary) if settings.canary else None,

@@ -22,7 +22,7 @@ Where 2.x and 3.x differ, and how this file copes:
   does not, so always resolve futures (``.result()``/``.wait()``) or pass
   them downstream, as done here.
 - ``unmapped(value)`` (pass the same value to every mapped run) does not
-  exist in 2.0.0 (it arrived in 2.0.x); this demo maps over a single
+  exist in 2.0.0 (it arrived in 2.0.1); this demo maps over a single
   iterable so that it also runs there.
 
 Run it with:  python demos/core/mapping_modern.py
