@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--resolution", choices=RESOLUTIONS)
     run.add_argument("--no-report", action="store_true")
     run.add_argument("--force", action="store_true", help="run every cell, even those whose inputs are unchanged")
+    run.add_argument("--no-warm", action="store_true", help="run every demo as a fresh interpreter (no forking)")
     commands.add_parser("report", help="rebuild reports/ from recorded results")
     picker = commands.add_parser("pick", help="which variant of each story to show on a release")
     picker.add_argument("version")
@@ -95,7 +96,8 @@ def cmd_run(path: Path, args) -> int:
     bad = 0
     for number, session in enumerate(sessions, 1):
         print(f"=== session {number}/{len(sessions)}: {session.name}", flush=True)
-        cells = run_session(plan.matrix, session, log=lambda line: print(f"    {line}", flush=True), force=args.force)
+        cells = run_session(plan.matrix, session, log=lambda line: print(f"    {line}", flush=True), force=args.force,
+                            warm=not args.no_warm and os.environ.get("MATRIX_WARM") != "0")
         bad += sum(c.outcome in BAD for c in cells)
     if not args.no_report:
         cmd_report(path, args)

@@ -15,6 +15,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.requirements import InvalidRequirement, Requirement
 
 from harness.needs import NEEDS
+from harness.runner import WarmConfig
 from harness.services import ServerConfig, WorkerConfig
 
 RESOLUTIONS = ("as-released", "latest")
@@ -72,6 +73,7 @@ class ReleaseRange:
     canary: str | None = None
     server: ServerConfig | None = None
     worker: WorkerConfig | None = None
+    warm: WarmConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class EnvSettings:
     canary: str | None
     server: ServerConfig | None = None
     worker: WorkerConfig | None = None
+    warm: WarmConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ class Matrix:
         requirements: list[str] = []
         python: SpecifierSet | None = None
         env: dict[str, str] = {}
-        canary = server = worker = None
+        canary = server = worker = warm = None
         for rng in self.ranges:
             if resolution not in rng.resolution or not rng.releases.contains(version, prereleases=True):
                 continue
@@ -133,7 +136,8 @@ class Matrix:
             canary = rng.canary or canary
             server = rng.server or server
             worker = rng.worker or worker
-        return EnvSettings(tuple(constraints), tuple(requirements), python, env, canary, server, worker)
+            warm = rng.warm or warm
+        return EnvSettings(tuple(constraints), tuple(requirements), python, env, canary, server, worker, warm)
 
     def demos_for(self, version) -> list[Demo]:
         return [d for d in self.demos if d.claims(version)]
@@ -156,7 +160,8 @@ _SETTINGS_TYPES: dict[str, type | tuple[type, ...]] = {
 }
 _DEMO_KEYS = {"path", "story", "variant", "releases", "requirements", "timeout", "python", "needs", "xfail"}
 _XFAIL_KEYS = {"releases", "reason"}
-_RANGE_KEYS = {"releases", "constraints", "requirements", "python", "resolution", "env", "canary", "server", "worker"}
+_RANGE_KEYS = {"releases", "constraints", "requirements", "python", "resolution", "env", "canary", "server", "worker", "warm"}
+_WARM_KEYS = {"preload", "reset"}
 _SERVER_KEYS = {"command", "env", "url", "health", "export", "timeout"}
 _WORKER_KEYS = {"command", "setup", "env", "ready", "timeout"}
 _TOP_KEYS = {"harness", "ranges", "demos"}
@@ -304,6 +309,7 @@ def _parse_range(c: _Collector, i: int, table: dict) -> ReleaseRange | None:
         c.add(f"{where}.canary", f"{canary!r} does not exist (paths are relative to {c.path.parent})")
     server = _parse_server(c, f"{where}.server", table.get("server"))
     worker = _parse_worker(c, f"{where}.worker", table.get("worker"))
+    warm = _parse_warm(c, f"{where}.warm", table.get("warm"))
     if releases is None:
         return None
     return ReleaseRange(
@@ -316,7 +322,30 @@ def _parse_range(c: _Collector, i: int, table: dict) -> ReleaseRange | None:
         canary=canary,
         server=server,
         worker=worker,
+        warm=warm,
     )
+
+
+def _parse_warm(c: _Collector, where: str, table: Any) -> WarmConfig | None:
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        c.add(where, "expected a table ([ranges.warm])")
+        return None
+    c.unknown_keys(where, table, _WARM_KEYS)
+    preload = c.strings(f"{where}.preload", table.get("preload"))
+    if not preload:
+        c.add(f"{where}.preload", "expected a non-empty list of module names to import once per env")
+    reset = table.get("reset", "")
+    if not isinstance(reset, str):
+        c.add(f"{where}.reset", "expected Python code as a string")
+        reset = ""
+    else:
+        try:
+            compile(reset, f"{where}.reset", "exec")
+        except SyntaxError as exc:
+            c.add(f"{where}.reset", f"not valid Python: {exc.msg} (line {exc.lineno})")
+    return WarmConfig(preload=preload, reset=reset)
 
 
 def _env_table(c: _Collector, where: str, env: Any) -> tuple[tuple[str, str], ...]:

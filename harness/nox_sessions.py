@@ -33,7 +33,8 @@ def register_release_sessions(matrix_path: Path, resolution: str | None = None) 
 def _release_session(matrix, session_plan: SessionPlan):
     def release_session(session: nox.Session) -> None:
         force = "--force" in session.posargs or os.environ.get("MATRIX_FORCE") == "1"
-        cells = run_session(matrix, session_plan, log=session.log, force=force)
+        warm = "--no-warm" not in session.posargs and os.environ.get("MATRIX_WARM") != "0"
+        cells = run_session(matrix, session_plan, log=session.log, force=force, warm=warm)
         bad = [c for c in cells if c.outcome in BAD]
         if bad:
             session.error(

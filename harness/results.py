@@ -39,6 +39,7 @@ class CellResult:
     server_log: str = ""  # the env's API server log, for a cell that failed while it ran
     cache_key: str = ""  # hash of every input of the cell; an unchanged key is not run again
     reused: bool = False  # this record repeats an earlier result whose inputs were the same
+    runner: str = ""  # "fork" (a child of the env's warm runner) or "process" (a fresh interpreter)
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -7,8 +7,10 @@ output written to a log file of which the tail is kept.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import select
 import signal
 import subprocess
 import tempfile
@@ -89,24 +91,12 @@ def run_process(
         except subprocess.TimeoutExpired:
             timed_out = True
         finally:
-            _kill_group(proc)  # also reaps children a finished script left behind
-    duration = time.monotonic() - started
-    output = log_path.read_text(encoding="utf-8", errors="replace")
-    if secrets:
-        redacted = redact(output, secrets)
-        if redacted != output:
-            log_path.write_text(redacted, encoding="utf-8")
-            output = redacted
-    if not keep_log:
-        log_path.unlink(missing_ok=True)
-    return ProcessResult(None if timed_out else proc.returncode, output, duration, timed_out)
+            kill_group(proc.pid, proc)  # also reaps children a finished script left behind
+    return _finish(log_path, keep_log, secrets, proc.returncode, time.monotonic() - started, timed_out)
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        pgid = os.getpgid(proc.pid)
-    except ProcessLookupError:
-        pgid = proc.pid
+def kill_group(pgid: int, proc: subprocess.Popen | None = None) -> None:
+    """Stop a process group: SIGTERM, a grace period, then SIGKILL."""
     for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pgid, sig)
@@ -114,10 +104,11 @@ def _kill_group(proc: subprocess.Popen) -> None:
             break
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if proc.poll() is not None and not _group_alive(pgid):
+            if (proc is None or proc.poll() is not None) and not _group_alive(pgid):
                 return
             time.sleep(0.05)
-    proc.poll()
+    if proc is not None:
+        proc.poll()
 
 
 def _group_alive(pgid: int) -> bool:
@@ -126,6 +117,109 @@ def _group_alive(pgid: int) -> bool:
         return True
     except (ProcessLookupError, PermissionError):
         return False
+
+
+def _finish(log_path: Path, keep_log: bool, secrets: list[str] | None, exit_code, duration: float, timed_out: bool) -> ProcessResult:
+    output = log_path.read_text(encoding="utf-8", errors="replace")
+    if secrets:
+        redacted = redact(output, secrets)
+        if redacted != output:
+            log_path.write_text(redacted, encoding="utf-8")
+            output = redacted
+    if not keep_log:
+        log_path.unlink(missing_ok=True)
+    return ProcessResult(None if timed_out else exit_code, output, duration, timed_out)
+
+
+WARM_SCRIPT = Path(__file__).with_name("warm_runner.py")
+
+
+@dataclass(frozen=True)
+class WarmConfig:
+    """[ranges.warm]: modules to import once per env, and code each forked child runs first."""
+
+    preload: tuple[str, ...]
+    reset: str = ""
+
+
+class WarmRunner:
+    """A parent process in the env that has imported the slow modules; each run forks a child.
+
+    run() returns None when forking is not possible here, and the caller runs
+    the script as a plain subprocess instead.
+    """
+
+    def __init__(self, python: Path, preload: tuple[str, ...], reset: str, environ: dict[str, str],
+                 cwd: Path, log_path: Path, startup_timeout: float = 180.0):
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_path
+        self.ready = False
+        self.info: dict = {}
+        self._buffer = b""
+        with log_path.open("ab") as err:
+            self.proc = subprocess.Popen(
+                [str(python), str(WARM_SCRIPT), *preload], cwd=cwd, env=dict(environ, HARNESS_WARM_RESET=reset),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+        self.info = self._read(startup_timeout) or {"ready": False, "error": "no answer from the warm runner"}
+        self.ready = bool(self.info.get("ready"))
+
+    def _read(self, timeout: float) -> dict | None:
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            readable, _, _ = select.select([fd], [], [], remaining)
+            if readable:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    return None
+                self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def run(self, script: Path, cwd: Path, env: dict[str, str], log_path: Path, timeout: float,
+            secrets: list[str] | None = None) -> ProcessResult | None:
+        if not self.ready or self.proc.poll() is not None:
+            return None
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        request = {"script": str(script), "cwd": str(cwd), "env": env, "log": str(log_path)}
+        try:
+            self.proc.stdin.write((json.dumps(request) + "\n").encode())
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            self.ready = False
+            return None
+        started_child = self._read(30)
+        if not started_child or "pid" not in started_child:
+            self.ready = False
+            return None
+        pid = started_child["pid"]
+        answer = self._read(timeout)
+        timed_out = answer is None
+        kill_group(pid)  # on timeout the child; otherwise whatever it left running
+        if timed_out:
+            answer = self._read(30)
+            if answer is None:
+                self.ready = False
+        code = answer.get("exit") if answer else None
+        return _finish(log_path, True, secrets, code, time.monotonic() - started, timed_out)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        kill_group(self.proc.pid, self.proc)
 
 
 def classify(result: ProcessResult, xfail_reason: str | None) -> str:

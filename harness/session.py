@@ -19,7 +19,7 @@ from harness.matrix import Demo, Matrix
 from harness.needs import PROVIDED, check_needs, secret_values
 from harness.plan import SessionPlan
 from harness.results import CellResult, ResultStore, now_iso
-from harness.runner import classify, error_summary, isolated_environ, run_process, tail
+from harness.runner import WarmRunner, classify, error_summary, isolated_environ, run_process, tail
 from harness.services import ServiceError, Services, WebhookReceiver
 
 Log = Callable[[str], None]
@@ -56,7 +56,8 @@ def _sigterm_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_session(matrix: Matrix, plan: SessionPlan, log: Log = print, force: bool = False) -> list[CellResult]:
+def run_session(matrix: Matrix, plan: SessionPlan, log: Log = print, force: bool = False,
+                warm: bool = True) -> list[CellResult]:
     """Run one session's cells, appending each record as soon as it is known.
 
     A cell whose inputs match a result recorded on this machine is not run
@@ -69,12 +70,12 @@ def run_session(matrix: Matrix, plan: SessionPlan, log: Log = print, force: bool
     log(f"{matrix.settings.package} {plan.release.version} ({plan.resolution}): "
         f"{len(plan.demos)} demo(s) claim this release")
     with _sigterm_as_exit(), contextlib.ExitStack() as stack:
-        return _Session(matrix, plan, run_dir, log, stack, force).run()
+        return _Session(matrix, plan, run_dir, log, stack, force, warm).run()
 
 
 class _Session:
     def __init__(self, matrix: Matrix, plan: SessionPlan, run_dir: Path, log: Log, stack: contextlib.ExitStack,
-                 force: bool = False):
+                 force: bool = False, warm: bool = True):
         self.matrix, self.plan, self.run_dir, self.log, self.stack = matrix, plan, run_dir, log, stack
         self.store = store_for(matrix)
         release = plan.release
@@ -90,6 +91,8 @@ class _Session:
         self.services: Services | None = None
         self.worker_error = ""
         self.receiver: WebhookReceiver | None = None
+        self.warm: WarmRunner | None = None
+        self.warm_allowed = warm
         self.demo_hashes = {d.path: file_hash(matrix.resolve(d.path)) for d in plan.demos}
         self.keys = {d.path: self.cache_key(d) for d in plan.demos}
         recorded = {} if force else self.store.load(committed=False).cells
@@ -145,6 +148,8 @@ class _Session:
             self.start_worker()
         if env is not None and "webhook" in self.wanted:
             self.receiver = self.stack.enter_context(WebhookReceiver())
+        if env is not None and self.settings.warm is not None and self.warm_allowed:
+            self.start_warm_runner(env)
         cells = []
         total = len(self.plan.demos)
         for number, demo in enumerate(self.plan.demos, 1):
@@ -194,6 +199,20 @@ class _Session:
             self.store.save_freeze(env.freeze_hash, env.freeze)
         return env
 
+    def start_warm_runner(self, env: BuiltEnv) -> None:
+        """Pay the package's import once for the env; demos then run in forked children."""
+        work = self.run_dir / "warm"
+        environ = isolated_environ(self.settings.env, self.matrix.settings.package, work, self.services.exports)
+        warm = WarmRunner(env.python, self.settings.warm.preload, self.settings.warm.reset, environ,
+                          self.matrix.root, self.run_dir / "warm.log")
+        self.stack.callback(warm.close)
+        if warm.ready:
+            self.warm = warm
+            self.log(f"warm runner ready: {', '.join(self.settings.warm.preload)} imported in {warm.info['seconds']}s")
+        else:
+            why = warm.info.get("error") or f"{warm.info.get('threads')} threads after import: fork is unsafe"
+            self.log(f"no warm runner ({why}); demos run as plain subprocesses")
+
     def start_worker(self) -> None:
         pool = f"demos-{_slug(self.plan.release.version)}"
         try:
@@ -219,8 +238,14 @@ class _Session:
                 (Path(work) / "storage").mkdir()
                 extra["DEMO_STORAGE_DIR"] = str(Path(work) / "storage")
             environ = isolated_environ(self.settings.env, self.matrix.settings.package, Path(work), extra)
-            result = run_process([str(env.python), str(self.matrix.resolve(demo.path))], timeout=timeout,
-                                 cwd=self.matrix.root, env=environ, log_path=log_path, secrets=secret_values())
+            script = self.matrix.resolve(demo.path)
+            result = None
+            if self.warm is not None:
+                result = self.warm.run(script, self.matrix.root, environ, log_path, timeout, secret_values())
+            runner = "fork" if result is not None else "process"
+            if result is None:
+                result = run_process([str(env.python), str(script)], timeout=timeout, cwd=self.matrix.root,
+                                     env=environ, log_path=log_path, secrets=secret_values())
         xfail = demo.xfail_reason(self.plan.release.parsed)
         outcome = classify(result, xfail)
         error = ""
@@ -234,7 +259,7 @@ class _Session:
         return self.record(
             demo, outcome, started=started, duration=round(result.duration, 3), exit_code=result.exit_code,
             error=error, reason=xfail or "", output_tail=tail(result.output), log=self.relative(log_path),
-            server_log=server_log, **base,
+            server_log=server_log, runner=runner, **base,
         )
 
     def relative(self, path: Path) -> str:

@@ -18,21 +18,11 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
-ERAS = """
-[harness]
-timeout = 240
-fallbacks = 0
+def _repo_ranges() -> str:
+    """The repo's own [harness] and [[ranges]]: eras, canaries, servers, warm runners."""
+    text = (REPO / "matrix.toml").read_text()
+    return text[: text.index("[[demos]]")].replace("timeout = 300", "timeout = 240\nfallbacks = 0")
 
-[[ranges]]
-releases = "<2"
-canary = "canaries/prefect_classic.py"
-env = { PREFECT__HOME_DIR = "{home}/.prefect", PREFECT__USER_CONFIG_PATH = "{home}/.prefect/config.toml" }
-
-[[ranges]]
-releases = ">=2"
-canary = "canaries/prefect_modern.py"
-env = { PREFECT_HOME = "{home}/.prefect", PREFECT_SERVER_ANALYTICS_ENABLED = "false" }
-"""
 
 CLASSIC_OK = """
 from prefect import Flow, task
@@ -84,7 +74,7 @@ MODERN_ENV_CHECK = """
 import os, pathlib
 home = pathlib.Path(os.environ["PREFECT_HOME"])
 assert str(home).startswith(os.environ["HOME"]), (home, os.environ["HOME"])
-assert "PREFECT_API_URL" not in os.environ
+assert os.environ["PREFECT_API_URL"].startswith("http://127.0.0.1:")  # the env's own server
 pathlib.Path(os.environ["HOME"], "marker").write_text("left behind")
 import prefect
 print(prefect.__version__)
@@ -93,7 +83,7 @@ print(prefect.__version__)
 
 @pytest.fixture
 def real_project(project):
-    shutil.copytree(REPO / "harness" / "canaries", project.root / "canaries")
+    shutil.copytree(REPO / "harness", project.root / "harness", ignore=shutil.ignore_patterns("__pycache__"))
     project.demo("demos/classic_ok.py", CLASSIC_OK)
     project.demo("demos/classic_wrong.py", CLASSIC_WRONG)
     project.demo("demos/classic_known_broken.py", CLASSIC_WRONG)
@@ -101,7 +91,7 @@ def real_project(project):
     project.demo("demos/needs_docker.py", "raise SystemExit('must not run')\n")
     project.demo("demos/modern_ok.py", MODERN_OK)
     project.demo("demos/modern_env.py", MODERN_ENV_CHECK)
-    project.write_matrix(ERAS + """
+    project.write_matrix(_repo_ranges() + """
         [[demos]]
         path = "demos/classic_ok.py"
         story = "double"
@@ -177,6 +167,8 @@ def test_a_real_run_on_a_1x_and_a_3x_release(real_project, monkeypatch):
     assert cells[("classic_known_broken.py", "1.4.1")]["reason"] == "counts wrong on purpose"
     modern = cells[("modern_env.py", "3.9.1")]
     assert modern["output_tail"].strip().endswith("3.9.1")
+    # 3.x demos ran as forks of the env's warm runner, 1.x ones as fresh interpreters
+    assert cells[("modern_ok.py", "3.9.1")]["runner"] == "fork" and cells[("classic_ok.py", "1.4.1")]["runner"] == "process"
     for cell in cells.values():
         assert cell["resolution"] == "as-released" and cell["harness_version"] and cell["demo_hash"]
         if cell["outcome"] != "skipped":
@@ -198,9 +190,9 @@ def test_a_real_run_on_a_1x_and_a_3x_release(real_project, monkeypatch):
 
 
 def test_a_failing_canary_makes_every_cell_an_env_error(real_project):
-    (real_project.root / "canaries" / "broken.py").write_text("raise SystemExit('canary says: flows do not run')\n")
+    (real_project.root / "harness" / "canaries" / "broken.py").write_text("raise SystemExit('canary says: flows do not run')\n")
     text = real_project.matrix.read_text().replace(
-        'canary = "canaries/prefect_classic.py"', 'canary = "canaries/broken.py"')
+        'canary = "harness/canaries/prefect_classic.py"', 'canary = "harness/canaries/broken.py"')
     real_project.matrix.write_text(text)
     done = real_project.harness("run", "1.4.1", "--no-report")
     cells = _cells(real_project)

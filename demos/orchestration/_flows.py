@@ -2,7 +2,8 @@
 
 Not a demo on its own (the leading underscore keeps the harness from running
 it): deployment_worker_modern.py, deployment_worker_2x.py and
-flow_of_flows_modern.py point their deployments at functions in this file.
+flow_of_flows_modern.py point their deployments at functions in this file,
+and flow_of_flows_modern.py also calls them as subflows.
 
 Why a separate file: a deployment does not carry your code. It records
 *where* the code is (a folder, a git repo, a bucket) and an *entrypoint*
@@ -14,6 +15,7 @@ import os
 import socket
 
 from prefect import flow, task
+from prefect.context import get_run_context
 
 
 @task
@@ -37,10 +39,12 @@ def sum_squares(numbers, label="batch"):
         # not the caller's own process, ran it.
         "pid": os.getpid(),
         "host": socket.gethostname(),
+        # Which flow run this was, so callers can look it up in the API.
+        "flow_run_id": str(get_run_context().flow_run.id),
     }
 
 
 def expected(numbers, label="batch"):
-    """What sum_squares returns, minus the pid/host fields (for the checks)."""
+    """What sum_squares returns, minus the run-specific fields (for checks)."""
     squares = [n * n for n in numbers]
     return {"label": label, "squares": squares, "total": sum(squares)}

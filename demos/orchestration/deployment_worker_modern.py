@@ -1,4 +1,4 @@
-"""Deploy a flow to a work pool and let a worker run it (Prefect 2.14+/3.x).
+"""Deploy a flow to a work pool and let a worker run it (Prefect 2.19.6+/3.x).
 
 Calling a flow function runs it right here, in this process. A *deployment*
 is how you run it somewhere else, later, or on request: it is a record on the
@@ -26,11 +26,15 @@ What this shows (the newest way to deploy, 3.x and late 2.x):
 
 What changed between eras:
 - 2.0-2.9 had agents and ``Deployment.build_from_flow``; workers arrived in
-  2.10 and ``flow.deploy`` in 2.13.8, but until 2.14 ``deploy`` insisted on
-  building a Docker image. See deployment_worker_2x.py for 2.10-2.x.
-- 2.x: ``state.result()`` needs ``fetch=True`` to read a persisted result
-  from storage in sync code; 3.x always fetches (and later 3.x releases
-  dropped the argument). read_result() below copes with both.
+  2.10. ``flow.from_source`` (2.13.5) first took only git URLs, and
+  ``flow.deploy`` (2.13.8) insisted on building a Docker image until 2.14.
+  A plain local folder as the source works from 2.19.6 (``LocalStorage``;
+  before it, a path was treated as remote storage to copy from, and failed).
+  See deployment_worker_2x.py for 2.10-2.x.
+- ``state.result()`` had a ``fetch`` argument in 2.x and early 3.x
+  (``fetch=True`` reads a persisted result from storage whatever the
+  calling context); newer 3.x releases removed it and always fetch.
+  read_result() below copes with both.
 
 Needs: a Prefect API (PREFECT_API_URL), a process work pool named in
 DEMO_WORK_POOL with a worker polling it, and optionally DEMO_STORAGE_DIR

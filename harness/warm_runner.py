@@ -1,0 +1,112 @@
+"""Runs in a release's env: import the slow package once, then fork one child per demo.
+
+Started by harness.runner.WarmRunner as `python warm_runner.py MODULE...` (with
+the reset code in $HARNESS_WARM_RESET). It imports the modules, then reads one
+JSON request per line on stdin: {"script", "cwd", "env", "log"}. For each it
+forks a child that takes the request's environment and cwd as its own, runs
+the reset code (so settings read at import time are read again from the new
+environment), and runs the script as `__main__`, exactly as `python script`
+would, with its output in the log file. Each child is a copy of the warm
+parent: whatever a demo changes (modules, environment, cwd) dies with it.
+
+Replies, one JSON line each: {"ready": ..., "threads": n, "seconds": s} once;
+per request {"pid": n} when the child starts and {"exit": code} when it ends.
+When the parent has more than one thread, forking is unsafe: it replies
+{"ready": false, ...} and the harness runs demos as plain subprocesses.
+
+Stdlib only, Python 3.7 syntax: it runs in every era's interpreter.
+"""
+import ctypes
+import importlib
+import json
+import os
+import runpy
+import sys
+import threading
+import time
+import traceback
+
+PR_SET_PDEATHSIG = 1
+SIGTERM = 15
+
+
+def reply(message):
+    sys.__stdout__.write(json.dumps(message) + "\n")
+    sys.__stdout__.flush()
+
+
+def die_with_parent():
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def run_child(request, reset_code):
+    """In the forked child: become the demo's process, run it, exit with its code."""
+    os.setsid()  # its own process group, so a timeout kills all it started
+    die_with_parent()
+    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    os.close(devnull)
+    sys.stdin = open(0, "r", closefd=False)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    script = request["script"]
+    sys.argv = [script]
+    sys.path[0] = os.path.dirname(os.path.abspath(script))
+    code = 0
+    try:
+        if reset_code:
+            exec(compile(reset_code, "<harness warm reset>", "exec"), {})
+        runpy.run_path(script, run_name="__main__")
+    except SystemExit as exc:
+        code = exc.code
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    raise SystemExit(code)  # a normal interpreter exit: the demo's atexit handlers run
+
+
+def main(argv):
+    started = time.time()
+    die_with_parent()
+    reset_code = os.environ.pop("HARNESS_WARM_RESET", "")
+    try:
+        for module in argv[1:]:
+            importlib.import_module(module)
+    except BaseException as exc:
+        reply({"ready": False, "error": "%s: %s" % (type(exc).__name__, exc), "threads": 0, "seconds": 0})
+        return 1
+    threads = threading.active_count()
+    reply({"ready": threads == 1, "threads": threads, "seconds": round(time.time() - started, 3)})
+    if threads != 1:
+        return 0
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            run_child(request, reset_code)  # never returns
+        reply({"pid": pid})
+        _, status = os.waitpid(pid, 0)
+        if os.WIFEXITED(status):
+            code = os.WEXITSTATUS(status)
+        else:
+            code = -os.WTERMSIG(status)
+        reply({"exit": code})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,140 @@
+"""The warm runner: import once, fork per demo, and prove each demo still starts from a clean state."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.runner import WarmRunner, isolated_environ
+from tests.test_services import alive, wait_dead
+
+STATE_MODULE = """
+import os
+COUNTER = 0
+IMPORTED_WITH = os.environ.get("MARK", "none")
+"""
+
+THREADED_MODULE = """
+import threading, time
+threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
+"""
+
+
+@pytest.fixture
+def warm(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "statemod.py").write_text(STATE_MODULE)
+    environ = isolated_environ({}, "statemod", tmp_path / "parent", {"PYTHONPATH": str(lib), "MARK": "parent"})
+    reset = "import os, statemod\nstatemod.RESET_WITH = os.environ.get('MARK')\n"
+    runner = WarmRunner(Path(sys.executable), ("statemod",), reset, environ, tmp_path, tmp_path / "warm.log")
+    yield runner, tmp_path, lib
+    runner.close()
+
+
+def _run(runner, tmp_path, lib, name, code, timeout=30, mark="child", extra=None):
+    script = tmp_path / f"{name}.py"
+    script.write_text(textwrap.dedent(code))
+    env = isolated_environ({}, "statemod", tmp_path / f"cell-{name}", {"PYTHONPATH": str(lib), "MARK": mark, **(extra or {})})
+    return runner.run(script, tmp_path, env, tmp_path / "logs" / f"{name}.log", timeout)
+
+
+def test_forked_demos_do_not_see_each_others_changes(warm):
+    runner, tmp_path, lib = warm
+    assert runner.ready and runner.info["threads"] == 1
+    first = _run(runner, tmp_path, lib, "mutate", """
+        import os, sys, statemod
+        assert statemod.COUNTER == 0
+        statemod.COUNTER = 99
+        statemod.NEW = "added"
+        os.environ["LEAK"] = "yes"
+        os.chdir("/")
+        sys.path.append("/nowhere")
+        sys.modules["injected"] = object()
+        print("mutated")
+    """)
+    assert first.exit_code == 0 and "mutated" in first.output
+    second = _run(runner, tmp_path, lib, "check", f"""
+        import os, sys, statemod
+        assert statemod.COUNTER == 0, statemod.COUNTER
+        assert not hasattr(statemod, "NEW")
+        assert "LEAK" not in os.environ
+        assert os.getcwd() == {str(tmp_path)!r}, os.getcwd()
+        assert "/nowhere" not in sys.path and "injected" not in sys.modules
+        print("clean")
+    """)
+    assert second.exit_code == 0, second.output
+    assert "clean" in second.output
+
+
+def test_a_child_runs_as_a_script_with_its_own_environment(warm):
+    runner, tmp_path, lib = warm
+    result = _run(runner, tmp_path, lib, "script", """
+        import atexit, os, sys, statemod
+        assert __name__ == "__main__"
+        assert sys.argv == [__file__], sys.argv
+        assert sys.path[0] == os.path.dirname(__file__)
+        assert os.environ["MARK"] == "child" and os.environ["HOME"].endswith("cell-script/home")
+        assert statemod.IMPORTED_WITH == "parent"   # imported once, in the warm parent
+        assert statemod.RESET_WITH == "child"       # the reset code saw the child's environment
+        atexit.register(lambda: print("atexit ran"))
+    """, mark="child")
+    assert result.exit_code == 0, result.output
+    assert "atexit ran" in result.output
+
+
+def test_exit_codes_and_tracebacks_are_those_of_a_plain_run(warm):
+    runner, tmp_path, lib = warm
+    assert _run(runner, tmp_path, lib, "three", "import sys; sys.exit(3)").exit_code == 3
+    message = _run(runner, tmp_path, lib, "message", "raise SystemExit('rows: 3, expected 4')")
+    assert message.exit_code == 1 and "rows: 3, expected 4" in message.output
+    crash = _run(runner, tmp_path, lib, "crash", "def load():\n    raise ValueError('bad row')\nload()\n")
+    assert crash.exit_code == 1
+    assert "Traceback" in crash.output and "ValueError: bad row" in crash.output
+
+
+def test_a_timeout_kills_the_child_and_what_it_started_and_the_runner_goes_on(warm):
+    runner, tmp_path, lib = warm
+    pid_file = tmp_path / "grandchild.pid"
+    started = time.monotonic()
+    hung = _run(runner, tmp_path, lib, "hang", f"""
+        import subprocess, sys, time
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        open({str(pid_file)!r}, "w").write(str(child.pid))
+        time.sleep(600)
+    """, timeout=2)
+    assert hung.timed_out and hung.exit_code is None
+    assert time.monotonic() - started < 20
+    assert wait_dead([int(pid_file.read_text())]) == []
+    after = _run(runner, tmp_path, lib, "after", "print('still serving')")
+    assert after.exit_code == 0 and "still serving" in after.output
+
+
+def test_fork_is_refused_when_the_warm_parent_has_threads(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "threaded.py").write_text(THREADED_MODULE)
+    environ = isolated_environ({}, "x", tmp_path / "parent", {"PYTHONPATH": str(lib)})
+    runner = WarmRunner(Path(sys.executable), ("threaded",), "", environ, tmp_path, tmp_path / "warm.log")
+    try:
+        assert not runner.ready and runner.info["threads"] == 2
+        script = tmp_path / "demo.py"
+        script.write_text("print('x')\n")
+        assert runner.run(script, tmp_path, environ, tmp_path / "demo.log", 10) is None  # caller falls back
+    finally:
+        runner.close()
+    assert not alive(runner.proc.pid)
+
+
+def test_a_module_that_fails_to_import_is_reported(tmp_path):
+    environ = isolated_environ({}, "x", tmp_path / "parent")
+    runner = WarmRunner(Path(sys.executable), ("no_such_module_here",), "", environ, tmp_path, tmp_path / "warm.log")
+    try:
+        assert not runner.ready and "ModuleNotFoundError" in runner.info["error"]
+    finally:
+        runner.close()
