@@ -64,3 +64,9 @@ def refresh(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The harness's own test suite (pytest); pass pytest options after --."""
     session.run(sys.executable, "-m", "pytest", *session.posargs)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Plain nox vs the harness vs the floor; writes benchmarks/RESULTS.md (options after --)."""
+    session.run(sys.executable, str(Path(__file__).parent / "benchmarks" / "bench.py"), *session.posargs)

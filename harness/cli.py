@@ -101,7 +101,15 @@ def cmd_run(path: Path, args) -> int:
         bad += sum(c.outcome in BAD for c in cells)
     if not args.no_report:
         cmd_report(path, args)
+    print(f"harness peak memory: {peak_memory_mb():.0f} MB")
     return 1 if bad else 0
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this (the harness's) process; demos and services are not counted."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def cmd_report(path: Path, args) -> int:

@@ -49,6 +49,7 @@ class Demo:
     python: SpecifierSet | None = None
     needs: tuple[str, ...] = ()
     xfail: tuple[Xfail, ...] = ()
+    warm: bool = True  # may run forked from the env's warm runner
 
     def claims(self, version) -> bool:
         return self.releases.contains(version, prereleases=True)
@@ -158,7 +159,7 @@ _SETTINGS_TYPES: dict[str, type | tuple[type, ...]] = {
     "era_lag_days": int,
     "fallbacks": int,
 }
-_DEMO_KEYS = {"path", "story", "variant", "releases", "requirements", "timeout", "python", "needs", "xfail"}
+_DEMO_KEYS = {"path", "story", "variant", "releases", "requirements", "timeout", "python", "needs", "xfail", "warm"}
 _XFAIL_KEYS = {"releases", "reason"}
 _RANGE_KEYS = {"releases", "constraints", "requirements", "python", "resolution", "env", "canary", "server", "worker", "warm"}
 _WARM_KEYS = {"preload", "reset"}
@@ -434,6 +435,10 @@ def _parse_demo(c: _Collector, i: int, table: dict, settings: Settings) -> Demo 
             xfails.append(Xfail(spec, reason))
     requirements = c.requirements(f"{where}.requirements", table.get("requirements"))
     timeout = c.number(f"{where}.timeout", table.get("timeout"))
+    warm = table.get("warm", True)
+    if not isinstance(warm, bool):
+        c.add(f"{where}.warm", f"expected true or false, got {warm!r}")
+        warm = True
     if path is None or story is None or releases is None:
         return None
     return Demo(
@@ -446,4 +451,5 @@ def _parse_demo(c: _Collector, i: int, table: dict, settings: Settings) -> Demo 
         python=python,
         needs=needs,
         xfail=tuple(xfails),
+        warm=warm,
     )

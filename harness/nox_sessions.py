@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nox
 
+from harness.cli import peak_memory_mb
 from harness.matrix import MatrixError
 from harness.plan import SessionPlan, load_plan
 from harness.releases import SnapshotError
@@ -35,6 +36,7 @@ def _release_session(matrix, session_plan: SessionPlan):
         force = "--force" in session.posargs or os.environ.get("MATRIX_FORCE") == "1"
         warm = "--no-warm" not in session.posargs and os.environ.get("MATRIX_WARM") != "0"
         cells = run_session(matrix, session_plan, log=session.log, force=force, warm=warm)
+        session.log(f"harness peak memory: {peak_memory_mb():.0f} MB")
         bad = [c for c in cells if c.outcome in BAD]
         if bad:
             session.error(

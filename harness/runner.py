@@ -151,10 +151,12 @@ class WarmRunner:
 
     def __init__(self, python: Path, preload: tuple[str, ...], reset: str, environ: dict[str, str],
                  cwd: Path, log_path: Path, startup_timeout: float = 180.0):
+        """Start the warm parent; it imports in the background until wait_ready()."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path = log_path
-        self.ready = False
+        self.startup_timeout = startup_timeout
         self.info: dict = {}
+        self.handed_back: dict[str, str] = {}  # script → variables it changed at run time
         self._buffer = b""
         with log_path.open("ab") as err:
             self.proc = subprocess.Popen(
@@ -162,8 +164,15 @@ class WarmRunner:
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, start_new_session=True,
                 preexec_fn=die_with_parent,
             )
-        self.info = self._read(startup_timeout) or {"ready": False, "error": "no answer from the warm runner"}
-        self.ready = bool(self.info.get("ready"))
+
+    @property
+    def ready(self) -> bool:
+        return self.wait_ready()
+
+    def wait_ready(self) -> bool:
+        if not self.info:
+            self.info = self._read(self.startup_timeout) or {"ready": False, "error": "no answer from the warm runner"}
+        return bool(self.info.get("ready")) and self.proc.poll() is None
 
     def _read(self, timeout: float) -> dict | None:
         deadline = time.monotonic() + timeout
@@ -182,21 +191,28 @@ class WarmRunner:
         return json.loads(line)
 
     def run(self, script: Path, cwd: Path, env: dict[str, str], log_path: Path, timeout: float,
-            secrets: list[str] | None = None) -> ProcessResult | None:
-        if not self.ready or self.proc.poll() is not None:
+            secrets: list[str] | None = None, watch: str = "") -> ProcessResult | None:
+        """Run a script in a forked child; None when it must run as a plain subprocess instead.
+
+        `watch` is an environment prefix: a demo that changes such variables while it
+        runs expected them to be read at import, so it is handed back for a plain run.
+        """
+        if not self.ready:
             return None
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        marker = Path(str(log_path) + ".env-changed")
+        marker.unlink(missing_ok=True)
         started = time.monotonic()
-        request = {"script": str(script), "cwd": str(cwd), "env": env, "log": str(log_path)}
+        request = {"script": str(script), "cwd": str(cwd), "env": env, "log": str(log_path), "watch": watch}
         try:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
         except BrokenPipeError:
-            self.ready = False
+            self.info["ready"] = False
             return None
         started_child = self._read(30)
         if not started_child or "pid" not in started_child:
-            self.ready = False
+            self.info["ready"] = False
             return None
         pid = started_child["pid"]
         answer = self._read(timeout)
@@ -205,8 +221,12 @@ class WarmRunner:
         if timed_out:
             answer = self._read(30)
             if answer is None:
-                self.ready = False
+                self.info["ready"] = False
         code = answer.get("exit") if answer else None
+        if marker.exists():
+            self.handed_back[str(script)] = marker.read_text()
+            marker.unlink()
+            return None
         return _finish(log_path, True, secrets, code, time.monotonic() - started, timed_out)
 
     def close(self) -> None:

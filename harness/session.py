@@ -90,8 +90,10 @@ class _Session:
         self.runnable = [d for d in plan.demos if self.needs[d.path].available]
         self.services: Services | None = None
         self.worker_error = ""
+        self.worker_thread: threading.Thread | None = None
         self.receiver: WebhookReceiver | None = None
         self.warm: WarmRunner | None = None
+        self.warm_pending: WarmRunner | None = None
         self.warm_allowed = warm
         self.demo_hashes = {d.path: file_hash(matrix.resolve(d.path)) for d in plan.demos}
         self.keys = {d.path: self.cache_key(d) for d in plan.demos}
@@ -145,15 +147,20 @@ class _Session:
                 env_error = str(exc)
                 env_log = self.relative(self.run_dir / f"env-py{self.plan.candidates[0].minor}.log")
         if env is not None and "process-worker" in self.wanted:
-            self.start_worker()
+            # the worker comes up while the first demos run; a demo that needs it waits for it
+            self.worker_thread = threading.Thread(target=self.start_worker, name="start-worker", daemon=True)
+            self.worker_thread.start()
+            self.stack.callback(self.worker_thread.join)
         if env is not None and "webhook" in self.wanted:
             self.receiver = self.stack.enter_context(WebhookReceiver())
-        if env is not None and self.settings.warm is not None and self.warm_allowed:
-            self.start_warm_runner(env)
+        if env is not None and self.warm_pending is not None:
+            self.adopt_warm_runner()
         cells = []
         total = len(self.plan.demos)
         for number, demo in enumerate(self.plan.demos, 1):
             needs = self.needs[demo.path]
+            if "process-worker" in demo.needs and self.worker_thread is not None:
+                self.worker_thread.join()
             if demo.path in self.reusable:
                 cell = dataclasses.replace(self.reusable[demo.path], reused=True)
                 self.store.append(cell)
@@ -184,6 +191,7 @@ class _Session:
                 self.services.stop_all()
             self.services = self.stack.enter_context(
                 Services(self.matrix.settings.package, env.path, self.run_dir, self.log, cwd=self.matrix.root))
+            self.spawn_warm_runner(env)
             if settings.server is not None:
                 try:
                     self.services.start_server(settings.server)
@@ -199,13 +207,21 @@ class _Session:
             self.store.save_freeze(env.freeze_hash, env.freeze)
         return env
 
-    def start_warm_runner(self, env: BuiltEnv) -> None:
-        """Pay the package's import once for the env; demos then run in forked children."""
+    def spawn_warm_runner(self, env: BuiltEnv) -> None:
+        """Pay the package's import once for the env (while its server starts); demos then fork from it."""
+        if self.warm_pending is not None:
+            self.warm_pending.close()
+            self.warm_pending = None
+        if self.settings.warm is None or not self.warm_allowed:
+            return
         work = self.run_dir / "warm"
-        environ = isolated_environ(self.settings.env, self.matrix.settings.package, work, self.services.exports)
-        warm = WarmRunner(env.python, self.settings.warm.preload, self.settings.warm.reset, environ,
-                          self.matrix.root, self.run_dir / "warm.log")
-        self.stack.callback(warm.close)
+        environ = isolated_environ(self.settings.env, self.matrix.settings.package, work)
+        self.warm_pending = WarmRunner(env.python, self.settings.warm.preload, self.settings.warm.reset, environ,
+                                       self.matrix.root, self.run_dir / "warm.log")
+        self.stack.callback(self.warm_pending.close)
+
+    def adopt_warm_runner(self) -> None:
+        warm = self.warm_pending
         if warm.ready:
             self.warm = warm
             self.log(f"warm runner ready: {', '.join(self.settings.warm.preload)} imported in {warm.info['seconds']}s")
@@ -240,8 +256,12 @@ class _Session:
             environ = isolated_environ(self.settings.env, self.matrix.settings.package, Path(work), extra)
             script = self.matrix.resolve(demo.path)
             result = None
-            if self.warm is not None:
-                result = self.warm.run(script, self.matrix.root, environ, log_path, timeout, secret_values())
+            if self.warm is not None and demo.warm:
+                watch = self.matrix.settings.package.upper().replace("-", "_") + "_"
+                result = self.warm.run(script, self.matrix.root, environ, log_path, timeout, secret_values(), watch)
+                if result is None and str(script) in self.warm.handed_back:
+                    self.log(f"{demo.path} sets {self.warm.handed_back[str(script)]} while it runs: "
+                             "rerun as a plain interpreter (declare warm = false to skip the first try)")
             runner = "fork" if result is not None else "process"
             if result is None:
                 result = run_process([str(env.python), str(script)], timeout=timeout, cwd=self.matrix.root,

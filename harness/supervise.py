@@ -1,8 +1,11 @@
 """`python -m harness.supervise CMD...`: run a long-lived service so it cannot outlive the harness.
 
-The service runs in its own process group. The supervisor asks the kernel for
-SIGTERM when its parent (the harness) dies, however it dies, and on SIGTERM or
-SIGINT it stops the service's whole group: term, a grace period, then kill.
+The service runs in its own process group. The supervisor watches its parent
+(the harness): once the parent is gone, however it died, it stops the
+service's whole group (term, a grace period, then kill), as it does on SIGTERM
+or SIGINT. It watches the parent's pid rather than using the kernel's
+parent-death signal, which fires when the parent *thread* ends: services are
+started from helper threads too.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 PR_SET_PDEATHSIG = 1
@@ -19,7 +23,10 @@ GRACE = 8.0
 
 
 def die_with_parent(sig: int = signal.SIGTERM) -> None:
-    """Linux: deliver `sig` to this process when its parent exits."""
+    """Linux: deliver `sig` to this process when the thread that started it exits.
+
+    Only for processes started from the main thread (demos, the warm runner).
+    """
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
     except (OSError, AttributeError):
@@ -50,9 +57,6 @@ def main(argv: list[str]) -> int:
         print("usage: python -m harness.supervise CMD [ARG...]", file=sys.stderr)
         return 2
     parent = os.getppid()
-    die_with_parent()
-    if os.getppid() != parent:  # the parent died before the request took effect
-        return 1
     child = subprocess.Popen(argv, start_new_session=True)
     print(f"supervise: pid {child.pid} runs {os.path.basename(argv[0])} in its own process group", flush=True)
 
@@ -60,8 +64,15 @@ def main(argv: list[str]) -> int:
         stop_group(child.pid)
         sys.exit(128 + signum)
 
+    def watch_parent():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        stop_group(child.pid)
+        os._exit(1)
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    threading.Thread(target=watch_parent, daemon=True).start()
     code = child.wait()
     stop_group(child.pid, grace=2.0)  # whatever the service left behind in its group
     return code

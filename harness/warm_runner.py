@@ -62,6 +62,8 @@ def run_child(request, reset_code):
     script = request["script"]
     sys.argv = [script]
     sys.path[0] = os.path.dirname(os.path.abspath(script))
+    watch = request.get("watch") or "\0"
+    before = dict((k, v) for k, v in os.environ.items() if k.startswith(watch))
     code = 0
     try:
         if reset_code:
@@ -74,6 +76,13 @@ def run_child(request, reset_code):
         code = 1
     sys.stdout.flush()
     sys.stderr.flush()
+    after = dict((k, v) for k, v in os.environ.items() if k.startswith(watch))
+    if after != before:
+        # the demo configures the package through its environment at run time; a plain
+        # interpreter would have read that at import, this warm one read it before: tell the harness
+        changed = sorted(set(before.items()) ^ set(after.items()))
+        with open(request["log"] + ".env-changed", "w") as marker:
+            marker.write(" ".join(sorted(set(k for k, _ in changed))))
     raise SystemExit(code)  # a normal interpreter exit: the demo's atexit handlers run
 
 

@@ -174,3 +174,20 @@ def test_webhook_receiver_keeps_posts_per_path():
         assert items[0]["content_type"] == "application/json"
         assert "Authorization" not in items[0]["headers"]  # credentials are not kept
         assert json.load(urllib.request.urlopen(second)) == []
+
+
+def test_a_service_started_from_a_helper_thread_outlives_that_thread(tmp_path, scripts):
+    """The worker starts in a thread while demos run; the thread's end must not stop it."""
+    import threading
+
+    server, _ = scripts
+    with Services("prefect", tmp_path / "env", tmp_path / "run", log=lambda m: None) as services:
+        urls = []
+        thread = threading.Thread(target=lambda: urls.append(services.start_server(_server_config(server))))
+        thread.start()
+        thread.join()
+        time.sleep(1.5)
+        with urllib.request.urlopen(urls[0] + "/health") as response:
+            assert response.status == 200
+        pids = services.pids() + service_pids(services.server_log)
+    assert wait_dead(pids) == []

@@ -138,3 +138,16 @@ def test_a_module_that_fails_to_import_is_reported(tmp_path):
         assert not runner.ready and "ModuleNotFoundError" in runner.info["error"]
     finally:
         runner.close()
+
+
+def test_a_demo_that_configures_the_package_through_its_environment_is_handed_back(warm):
+    runner, tmp_path, lib = warm
+    script = tmp_path / "configures.py"
+    script.write_text("import os\nos.environ['STATEMOD_LEVEL'] = 'DEBUG'\nimport statemod\n")
+    env = isolated_environ({}, "statemod", tmp_path / "cell", {"PYTHONPATH": str(lib)})
+    result = runner.run(script, tmp_path, env, tmp_path / "configures.log", 30, watch="STATEMOD_")
+    assert result is None  # a plain interpreter would read it at import: the caller reruns it so
+    assert runner.handed_back[str(script)] == "STATEMOD_LEVEL"
+    plain = tmp_path / "plain.py"
+    plain.write_text("import os\nos.environ['OTHER'] = '1'\n")
+    assert runner.run(plain, tmp_path, env, tmp_path / "plain.log", 30, watch="STATEMOD_").exit_code == 0

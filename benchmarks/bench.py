@@ -1,0 +1,419 @@
+"""Benchmark the harness against plain nox and against the floor, on the same cells, in one run.
+
+    python3 benchmarks/bench.py [--rounds 3] [--profile majors]      (or: nox -s bench)
+
+- baseline: a generated noxfile, written the way nox's docs show: one session
+  parametrized over the releases, nox's default virtualenv backend with pip,
+  the same interpreters and the same dependency versions as ours (our env's
+  freeze as pip constraints, so it installs what works), each demo run with
+  session.run("python", demo) on Prefect's default local backend, one after
+  the other. Demos that need a worker get a server and worker the session
+  starts itself, as a user would have to.
+- ours: `nox` (the default run) on the same cells, with cold env folders.
+- floor: per env, building it from the warm package cache plus one
+  interpreter start and one `import prefect`; per demo, the time of its body
+  in an already warm process (a child of a warm runner, server already up).
+
+Baseline and ours alternate, after a warm-up that fills uv's and pip's caches.
+Writes benchmarks/RESULTS.md with medians, the pair-by-pair ratio
+baseline/ours, ours/floor, the no-change re-run, peak memory and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from harness.envs import uv_bin  # noqa: E402
+from harness.needs import check_needs  # noqa: E402
+from harness.plan import load_plan  # noqa: E402
+from harness.runner import WarmRunner, isolated_environ  # noqa: E402
+from harness.services import Services, WebhookReceiver  # noqa: E402
+
+PROVIDED = {"webhook", "local-storage", "api-server", "process-worker"}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+class TreeMemory:
+    """Peak total resident memory of a process and all its descendants, sampled twice a second."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak_mb, self._stop = pid, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _tree(self) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                children.setdefault(ppid, []).append(int(entry))
+        found, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo += children.get(pid, [])
+        return found
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            total = 0
+            for pid in self._tree():
+                try:
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                        if line.startswith("VmRSS:"):
+                            total += int(line.split()[1])
+                except OSError:
+                    pass
+            self.peak_mb = max(self.peak_mb, total / 1024)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_mb
+
+
+def timed(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, log_file: Path | None = None):
+    """Run a command; return (seconds, peak tree memory MB, output)."""
+    started = time.monotonic()
+    out = log_file.open("w") if log_file else subprocess.PIPE
+    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, text=True)
+    memory = TreeMemory(proc.pid)
+    output, _ = proc.communicate()
+    seconds = time.monotonic() - started
+    peak = memory.stop()
+    if log_file:
+        out.close()
+        output = log_file.read_text()
+    return seconds, peak, proc.returncode, output
+
+
+# --- the workload ------------------------------------------------------------------
+
+
+def workload(profile: str):
+    plan = load_plan(ROOT / "matrix.toml")
+    sessions = []
+    for session in plan.by_profile(profile):
+        settings = plan.matrix.env_settings(session.release.parsed, session.resolution)
+        provided = {"webhook", "local-storage"} | ({"api-server", "process-worker"} if settings.server else set())
+        demos = [d for d in session.demos if check_needs(d.needs, provided).available]
+        sessions.append((session, settings, demos))
+    return plan, sessions
+
+
+def make_project(base: Path) -> Path:
+    """A copy of the repo's matrix whose state (envs, results) is the benchmark's own."""
+    project = base / "ours"
+    project.mkdir(parents=True)
+    for name in ("demos", "harness"):
+        (project / name).symlink_to(ROOT / name)
+    (project / "reports").mkdir()
+    shutil.copy(ROOT / "reports" / "releases.json", project / "reports" / "releases.json")
+    shutil.copy(ROOT / "matrix.toml", project / "matrix.toml")
+    return project
+
+
+def run_ours(project: Path, names: list[str], force: bool, logs: Path, label: str):
+    """`nox` on the benchmark's copy of the matrix: the default run, named session by session."""
+    if force:
+        shutil.rmtree(project / ".matrix" / "envs", ignore_errors=True)  # cold env folders
+    env = dict(os.environ, MATRIX_FILE=str(project / "matrix.toml"))
+    args = [sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "-s", *names, "report"]
+    args += ["--", "--force"] if force else []
+    seconds, peak, code, output = timed(args, env=env, cwd=ROOT, log_file=logs / f"{label}.log")
+    harness_mb = max((float(l.split(":")[-1].split()[0]) for l in output.splitlines() if "harness peak memory" in l), default=0.0)
+    log(f"{label}: {seconds:.1f}s (exit {code}), harness peak {harness_mb:.0f} MB, whole run {peak:.0f} MB")
+    return seconds, harness_mb, peak, code
+
+
+BASELINE_NOXFILE = '''
+# Generated by benchmarks/bench.py: the matrix as plain nox from its docs would run it.
+import os, shutil, subprocess, sys, tempfile, time, urllib.request
+import nox
+
+nox.options.default_venv_backend = "virtualenv"
+nox.options.download_python = "never"
+CELLS = {cells!r}
+
+
+def _wait_healthy(url, seconds=180):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url + "/health", timeout=2).status == 200:
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError("server did not start")
+
+
+@nox.session
+@nox.parametrize("python,release,constraints,demos", [nox.param(*cell, id=cell[1]) for cell in CELLS])
+def demos(session, release, constraints, demos):
+    session.install("prefect==" + release, "-c", constraints)
+    bin_dir = os.path.dirname(shutil.which("python", path=session.bin))
+    background = []
+    api = None
+    if any(set(needs) & {"api-server", "process-worker"} for _, needs, _ in demos):
+        port = 4700 + len(release)
+        api = "http://127.0.0.1:%d/api" % port
+        home = tempfile.mkdtemp()
+        env = dict(os.environ, PREFECT_HOME=home, PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false")
+        background.append(subprocess.Popen([bin_dir + "/prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env, start_new_session=True))
+        _wait_healthy(api)
+        env["PREFECT_API_URL"] = api
+        session.run("prefect", "work-pool", "create", "bench-pool", "--type", "process", env=env, silent=True)
+        background.append(subprocess.Popen([bin_dir + "/prefect", "worker", "start", "--pool", "bench-pool"], env=env, start_new_session=True))
+    try:
+        for demo, needs, era_env in demos:
+            home = tempfile.mkdtemp()
+            env = {{key: value.format(home=home, tmp=home) for key, value in era_env.items()}}
+            env["HOME"] = home
+            if "webhook" in needs:
+                env["DEMO_WEBHOOK_URL"] = os.environ["BENCH_WEBHOOK"] + "/" + release + "/" + os.path.basename(demo)
+            if "local-storage" in needs:
+                env["DEMO_STORAGE_DIR"] = tempfile.mkdtemp()
+            if "api-server" in needs or "process-worker" in needs:
+                env["PREFECT_API_URL"] = api
+            if "process-worker" in needs:
+                env["DEMO_WORK_POOL"] = "bench-pool"
+            session.run("python", demo, env=env)
+    finally:
+        for proc in background:
+            os.killpg(proc.pid, 15)
+            proc.wait()
+'''
+
+
+def write_baseline(base: Path, sessions, freezes: dict[str, list[str]]) -> Path:
+    folder = base / "baseline"
+    folder.mkdir()
+    cells = []
+    for session, settings, demos in sessions:
+        constraints = folder / f"constraints-{session.release.version}.txt"
+        constraints.write_text("\n".join(freezes[session.release.version]) + "\n")
+        era_env = {k: v for k, v in settings.env.items()}
+        cells.append((session.candidates[0].path, session.release.version, str(constraints),
+                      [(str(ROOT / d.path), list(d.needs), era_env) for d in demos]))
+    (folder / "noxfile.py").write_text(BASELINE_NOXFILE.format(cells=cells))
+    return folder
+
+
+def run_baseline(folder: Path, webhook: str, logs: Path, label: str):
+    shutil.rmtree(folder / ".nox", ignore_errors=True)  # fresh env folders
+    env = dict(os.environ, BENCH_WEBHOOK=webhook)
+    for var in [k for k in env if k.startswith("PREFECT")]:
+        env.pop(var)
+    seconds, peak, code, _ = timed([sys.executable, "-m", "nox", "-f", str(folder / "noxfile.py")],
+                                   env=env, cwd=ROOT, log_file=logs / f"{label}.log")
+    log(f"{label}: {seconds:.1f}s (exit {code}), whole run {peak:.0f} MB")
+    return seconds, code
+
+
+# --- the floor ----------------------------------------------------------------------
+
+
+def measure_floor(base: Path, plan, sessions, freezes: dict[str, list[str]]) -> dict:
+    uv = uv_bin()
+    floor = {"build": {}, "import": {}, "bodies": {}}
+    for session, settings, demos in sessions:
+        version = session.release.version
+        env_dir = base / "floor" / version
+        constraints = base / "floor" / f"{version}.txt"
+        constraints.parent.mkdir(parents=True, exist_ok=True)
+        constraints.write_text("\n".join(freezes[version]) + "\n")
+        started = time.monotonic()
+        subprocess.run([uv, "venv", "--quiet", "--python", session.candidates[0].path, str(env_dir)], check=True)
+        subprocess.run([uv, "pip", "install", "--quiet", "--python", str(env_dir / "bin" / "python"),
+                        f"prefect=={version}", "--constraint", str(constraints)], check=True)
+        floor["build"][version] = time.monotonic() - started
+        work = base / "floor" / f"{version}-work"
+        environ = isolated_environ(settings.env, "prefect", work)
+        started = time.monotonic()
+        subprocess.run([str(env_dir / "bin" / "python"), "-c", "import prefect"], env=environ, check=True)
+        floor["import"][version] = time.monotonic() - started
+        bodies = {}
+        with Services("prefect", env_dir, work / "run", log=lambda m: None, cwd=ROOT) as services, WebhookReceiver() as hook:
+            if settings.server is not None:
+                services.start_server(settings.server)
+                if any("process-worker" in d.needs for d in demos):
+                    services.start_worker(settings.worker, "floor-pool")
+                    services.exports["DEMO_WORK_POOL"] = "floor-pool"
+            warm = WarmRunner(env_dir / "bin" / "python", ("prefect",), settings.warm.reset if settings.warm else "",
+                              isolated_environ(settings.env, "prefect", work / "warm", services.exports), ROOT,
+                              work / "warm.log")
+            try:
+                for demo in demos:
+                    cell = work / "cells" / Path(demo.path).stem
+                    extra = dict(services.exports)
+                    if "webhook" in demo.needs:
+                        extra["DEMO_WEBHOOK_URL"] = hook.url_for(Path(demo.path).stem)
+                    if "local-storage" in demo.needs:
+                        (cell / "storage").mkdir(parents=True, exist_ok=True)
+                        extra["DEMO_STORAGE_DIR"] = str(cell / "storage")
+                    result = warm.run(ROOT / demo.path, ROOT, isolated_environ(settings.env, "prefect", cell, extra),
+                                      work / f"{Path(demo.path).stem}.log", demo.timeout or 300)
+                    if result is None or result.exit_code != 0:
+                        log(f"floor: {demo.path} on {version} did not pass in a warm process; its body is not counted")
+                        continue
+                    bodies[demo.path] = result.duration
+            finally:
+                warm.close()
+        floor["bodies"][version] = bodies
+        log(f"floor {version}: build {floor['build'][version]:.1f}s, import {floor['import'][version]:.2f}s, "
+            f"{len(bodies)} bodies {sum(bodies.values()):.1f}s")
+    floor["total"] = sum(floor["build"].values()) + sum(floor["import"].values()) + sum(
+        sum(b.values()) for b in floor["bodies"].values())
+    return floor
+
+
+# --- small timings -------------------------------------------------------------------
+
+
+def listing_and_planning(samples: int = 5) -> dict:
+    env = dict(os.environ)
+    env.pop("MATRIX_FILE", None)
+    nox_l = []
+    for _ in range(samples):
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "-l"], cwd=ROOT, env=env,
+                       capture_output=True, check=True)
+        nox_l.append(time.monotonic() - started)
+    code = ("import time,sys; sys.path.insert(0, %r); t=time.monotonic(); from harness.plan import load_plan; "
+            "p=load_plan(__import__('pathlib').Path(%r)); print(time.monotonic()-t, len(p.by_profile('all')))") % (
+        str(ROOT), str(ROOT / "matrix.toml"))
+    plan_all = []
+    for _ in range(samples):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+        plan_all.append(float(out[0]))
+    return {"nox_l": statistics.median(nox_l), "plan_all": statistics.median(plan_all), "sessions_all": int(out[1])}
+
+
+def machine() -> str:
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.processor())
+    mem = int(next(l.split()[1] for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")))
+    versions = subprocess.run([uv_bin(), "--version"], capture_output=True, text=True).stdout.strip()
+    import nox
+
+    return (f"{os.cpu_count()} cores ({cpu}), {mem / 1024 / 1024:.0f} GiB memory, {platform.system()} "
+            f"{platform.release()}; harness on Python {platform.python_version()}, nox {nox.__version__}, {versions}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", default="majors")
+    parser.add_argument("--output", default=str(ROOT / "benchmarks" / "RESULTS.md"))
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument("--releases", nargs="*", help="only these releases of the profile (a quick smoke run)")
+    args = parser.parse_args(argv)
+    base = Path(tempfile.mkdtemp(prefix="harness-bench-"))
+    logs = base / "logs"
+    logs.mkdir()
+    log(f"scratch folder {base}")
+    plan, sessions = workload(args.profile)
+    if args.releases:
+        sessions = [s for s in sessions if s[0].release.version in args.releases]
+    cells = sum(len(d) for _, _, d in sessions)
+    log(f"workload: {len(sessions)} envs, {cells} cells ({args.profile}, as-released)")
+    project = make_project(base)
+    names = [session.name for session, _, _ in sessions]
+
+    log("warm-up: fills uv's cache and records the freezes the baseline installs")
+    run_ours(project, names, True, logs, "warmup-ours")
+    freezes = {}
+    records = [json.loads(l) for l in (project / ".matrix" / "results.jsonl").read_text().splitlines()]
+    for session, _, _ in sessions:
+        cell = next(c for c in records if c["release"] == session.release.version and c["freeze_hash"])
+        freezes[session.release.version] = (project / ".matrix" / "freezes" / f"{cell['freeze_hash']}.txt").read_text().split()
+    baseline = write_baseline(base, sessions, freezes)
+    with WebhookReceiver() as hook:
+        webhook = hook.url_for("bench")
+        run_baseline(baseline, webhook, logs, "warmup-baseline")  # fills pip's cache
+        rounds = []
+        for number in range(1, args.rounds + 1):
+            base_s, base_code = run_baseline(baseline, webhook, logs, f"baseline-{number}")
+            ours_s, harness_mb, tree_mb, ours_code = run_ours(project, names, True, logs, f"ours-{number}")
+            rounds.append({"baseline": base_s, "ours": ours_s, "ratio": base_s / ours_s, "harness_mb": harness_mb,
+                           "tree_mb": tree_mb, "baseline_exit": base_code, "ours_exit": ours_code})
+    rerun_s, rerun_mb, _, _ = run_ours(project, names, False, logs, "ours-no-change")
+    floor = measure_floor(base, plan, sessions, freezes)
+    small = listing_and_planning()
+    write_results(Path(args.output), args, sessions, cells, rounds, rerun_s, floor, small)
+    log(f"wrote {args.output}")
+    if not args.keep:
+        shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+def write_results(path: Path, args, sessions, cells, rounds, rerun_s, floor, small) -> None:
+    med = lambda key: statistics.median(r[key] for r in rounds)
+    ours = med("ours")
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Produced by `python3 benchmarks/bench.py --rounds {args.rounds} --profile {args.profile}` "
+        f"(or `nox -s bench`) on {time.strftime('%Y-%m-%d')}. Do not edit by hand.",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        f"Workload: every demo of the matrix on the `{args.profile}` profile, as-released resolution: "
+        f"{len(sessions)} envs ({', '.join(s.release.version for s, _, _ in sessions)}), {cells} cells "
+        "(cells skipped for a service this machine lacks are left out of both). Warm package caches "
+        "(one warm-up run of each first), fresh env folders every round; baseline and ours alternate.",
+        "",
+        "| round | baseline (plain nox) s | ours s | baseline / ours | harness peak MB | whole run peak MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for number, r in enumerate(rounds, 1):
+        lines.append(f"| {number} | {r['baseline']:.1f} | {r['ours']:.1f} | {r['ratio']:.1f} | "
+                     f"{r['harness_mb']:.0f} | {r['tree_mb']:.0f} |")
+    lines.append(f"| **median** | {med('baseline'):.1f} | {ours:.1f} | **{med('ratio'):.1f}** | "
+                 f"{med('harness_mb'):.0f} | {med('tree_mb'):.0f} |")
+    body_total = sum(sum(b.values()) for b in floor["bodies"].values())
+    lines += [
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| floor (env builds + one interpreter start and import per env + demo bodies in a warm process) | "
+        f"{floor['total']:.1f} s (builds {sum(floor['build'].values()):.1f}, imports {sum(floor['import'].values()):.1f}, "
+        f"bodies {body_total:.1f}) |",
+        f"| ours / floor (median ours) | **{ours / floor['total']:.2f}** |",
+        f"| re-run with nothing changed | {rerun_s:.1f} s = **{100 * rerun_s / ours:.1f}%** of a cold run |",
+        f"| `nox -l` (median of 5) | {small['nox_l']:.2f} s |",
+        f"| planning the `all` profile ({small['sessions_all']} sessions, median of 5) | {small['plan_all']:.3f} s |",
+        "",
+        "Exit codes (0: every cell passed): " + ", ".join(
+            f"round {i}: baseline {r['baseline_exit']}, ours {r['ours_exit']}" for i, r in enumerate(rounds, 1)),
+        "",
+        "Per env floor: " + "; ".join(
+            f"{v}: build {floor['build'][v]:.1f}s, import {floor['import'][v]:.2f}s, bodies "
+            f"{sum(floor['bodies'][v].values()):.1f}s" for v in floor["build"]),
+        "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
