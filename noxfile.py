@@ -1,6 +1,7 @@
 """Sessions of the Prefect version matrix. Thin on purpose: the work is in harness/.
 
     nox                      default profile (majors), then the report
+    nox --parallel auto      the same, one release session per core at a time (the README's main job)
     nox -t minors            another profile: majors, minors, edges, all
     nox -k 2.14.3            one release (any session whose name matches)
     nox -s check | report | refresh | tests

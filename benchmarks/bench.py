@@ -9,7 +9,8 @@
   session.run("python", demo) on Prefect's default local backend, one after
   the other. Demos that need a worker get a server and worker the session
   starts itself, as a user would have to.
-- ours: `nox` (the default run) on the same cells, with cold env folders.
+- ours: `nox --parallel auto` (the README's main job) on the same cells, with
+  cold env folders.
 - floor: per env, building it from the warm package cache plus one
   interpreter start and one `import prefect`; per demo, the time of its body
   in an already warm process (a child of a warm runner, server already up).
@@ -138,7 +139,7 @@ def run_ours(project: Path, names: list[str], force: bool, logs: Path, label: st
     if force:
         shutil.rmtree(project / ".matrix" / "envs", ignore_errors=True)  # cold env folders
     env = dict(os.environ, MATRIX_FILE=str(project / "matrix.toml"))
-    args = [sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "-s", *names, "report"]
+    args = [sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "--parallel", "auto", "-s", *names, "report"]
     args += ["--", "--force"] if force else []
     seconds, peak, code, output = timed(args, env=env, cwd=ROOT, log_file=logs / f"{label}.log")
     harness_mb = max((float(l.split(":")[-1].split()[0]) for l in output.splitlines() if "harness peak memory" in l), default=0.0)

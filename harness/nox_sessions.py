@@ -27,6 +27,7 @@ def register_release_sessions(matrix_path: Path, resolution: str | None = None) 
             tags=session_plan.tags,
             default=default in session_plan.profiles,
             venv_backend="none",
+            allow_parallel=True,  # own env, own services on free ports, records appended atomically
         )(_release_session(plan.matrix, session_plan))
     return None
 
