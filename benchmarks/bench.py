@@ -126,11 +126,12 @@ def make_project(base: Path) -> Path:
     """A copy of the repo's matrix whose state (envs, results) is the benchmark's own."""
     project = base / "ours"
     project.mkdir(parents=True)
-    for name in ("demos", "harness"):
-        (project / name).symlink_to(ROOT / name)
+    for name in ("demos", "harness"):  # a snapshot: edits made while it runs do not leak in
+        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     (project / "reports").mkdir()
     shutil.copy(ROOT / "reports" / "releases.json", project / "reports" / "releases.json")
     shutil.copy(ROOT / "matrix.toml", project / "matrix.toml")
+    shutil.copy(ROOT / "noxfile.py", project / "noxfile.py")
     return project
 
 
@@ -139,9 +140,9 @@ def run_ours(project: Path, names: list[str], force: bool, logs: Path, label: st
     if force:
         shutil.rmtree(project / ".matrix" / "envs", ignore_errors=True)  # cold env folders
     env = dict(os.environ, MATRIX_FILE=str(project / "matrix.toml"))
-    args = [sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "--parallel", "auto", "-s", *names, "report"]
+    args = [sys.executable, "-m", "nox", "-f", str(project / "noxfile.py"), "--parallel", "auto", "-s", *names, "report"]
     args += ["--", "--force"] if force else []
-    seconds, peak, code, output = timed(args, env=env, cwd=ROOT, log_file=logs / f"{label}.log")
+    seconds, peak, code, output = timed(args, env=env, cwd=project, log_file=logs / f"{label}.log")
     harness_mb = max((float(l.split(":")[-1].split()[0]) for l in output.splitlines() if "harness peak memory" in l), default=0.0)
     log(f"{label}: {seconds:.1f}s (exit {code}), harness peak {harness_mb:.0f} MB, whole run {peak:.0f} MB")
     return seconds, harness_mb, peak, code
@@ -215,7 +216,7 @@ def write_baseline(base: Path, sessions, freezes: dict[str, list[str]]) -> Path:
         constraints.write_text("\n".join(freezes[session.release.version]) + "\n")
         era_env = {k: v for k, v in settings.env.items()}
         cells.append((session.candidates[0].path, session.release.version, str(constraints),
-                      [(str(ROOT / d.path), list(d.needs), era_env) for d in demos]))
+                      [(str(base / "ours" / d.path), list(d.needs), era_env) for d in demos]))
     (folder / "noxfile.py").write_text(BASELINE_NOXFILE.format(cells=cells))
     return folder
 
@@ -254,14 +255,14 @@ def measure_floor(base: Path, plan, sessions, freezes: dict[str, list[str]]) -> 
         subprocess.run([str(env_dir / "bin" / "python"), "-c", "import prefect"], env=environ, check=True)
         floor["import"][version] = time.monotonic() - started
         bodies = {}
-        with Services("prefect", env_dir, work / "run", log=lambda m: None, cwd=ROOT) as services, WebhookReceiver() as hook:
+        with Services("prefect", env_dir, work / "run", log=lambda m: None, cwd=base / "ours") as services, WebhookReceiver() as hook:
             if settings.server is not None:
                 services.start_server(settings.server)
                 if any("process-worker" in d.needs for d in demos):
                     services.start_worker(settings.worker, "floor-pool")
                     services.exports["DEMO_WORK_POOL"] = "floor-pool"
             warm = WarmRunner(env_dir / "bin" / "python", ("prefect",), settings.warm.reset if settings.warm else "",
-                              isolated_environ(settings.env, "prefect", work / "warm", services.exports), ROOT,
+                              isolated_environ(settings.env, "prefect", work / "warm", services.exports), base / "ours",
                               work / "warm.log")
             try:
                 for demo in demos:
@@ -272,7 +273,7 @@ def measure_floor(base: Path, plan, sessions, freezes: dict[str, list[str]]) -> 
                     if "local-storage" in demo.needs:
                         (cell / "storage").mkdir(parents=True, exist_ok=True)
                         extra["DEMO_STORAGE_DIR"] = str(cell / "storage")
-                    result = warm.run(ROOT / demo.path, ROOT, isolated_environ(settings.env, "prefect", cell, extra),
+                    result = warm.run(base / "ours" / demo.path, base / "ours", isolated_environ(settings.env, "prefect", cell, extra),
                                       work / f"{Path(demo.path).stem}.log", demo.timeout or 300)
                     if result is None or result.exit_code != 0:
                         log(f"floor: {demo.path} on {version} did not pass in a warm process; its body is not counted")

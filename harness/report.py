@@ -139,7 +139,45 @@ def write_report(matrix: Matrix, results: ResultSet) -> Path:
     path = matrix.resolve(matrix.settings.reports_dir) / "compatibility.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_markdown(matrix, results), encoding="utf-8")
+    write_family_verdicts(matrix, results)
     return path
+
+
+VERDICT_START, VERDICT_END = "<!-- verdict:start -->", "<!-- verdict:end -->"
+
+
+def family_verdict(matrix: Matrix, results: ResultSet, family: Path) -> str:
+    """A table of the family's demos: declared range and what the recorded cells say."""
+    rows = []
+    for demo in matrix.demos:
+        if Path(demo.path).parent != family:
+            continue
+        cells = sorted((c for c in results.cells.values() if c.demo == demo.path and c.resolution == matrix.settings.resolution),
+                       key=lambda c: _version_key(c.release))
+        by_outcome: dict[str, list[str]] = {}
+        for cell in cells:
+            by_outcome.setdefault(cell.outcome, []).append(cell.release)
+        measured = "; ".join(f"{SYMBOLS[o]} {o}: {', '.join(v)}" for o, v in by_outcome.items()) or "not measured yet"
+        rows.append({"story": demo.story, "variant": f"{demo.variant} (`{Path(demo.path).name}`)",
+                     "declared range": f"`{demo.releases}`", "measured": measured})
+    table = pd.DataFrame(rows, columns=["story", "variant", "declared range", "measured"])
+    return "\n".join([VERDICT_START, "", "_Written by `nox -s report` from the recorded cells; do not edit this block._", "",
+                      table.to_markdown(index=False), "", VERDICT_END])
+
+
+def write_family_verdicts(matrix: Matrix, results: ResultSet) -> list[Path]:
+    """Refresh the verdict block of each demo family's README (the prose around it is hand-written)."""
+    written = []
+    for readme in sorted(matrix.resolve(matrix.settings.demos_dir).glob("*/README.md")):
+        text = readme.read_text(encoding="utf-8")
+        if VERDICT_START not in text or VERDICT_END not in text:
+            continue
+        family = readme.parent.relative_to(matrix.root)
+        before, rest = text.split(VERDICT_START, 1)
+        after = rest.split(VERDICT_END, 1)[1]
+        readme.write_text(before + family_verdict(matrix, results, family) + after, encoding="utf-8")
+        written.append(readme)
+    return written
 
 
 # --- pick -----------------------------------------------------------------------

@@ -115,3 +115,22 @@ def test_pick_rejects_a_release_that_does_not_exist(recorded):
     matrix, releases, store = recorded
     with pytest.raises(UnknownRelease, match=r"2\.14\.7 .*nearest: .*2\.14\.6.*2\.14\.8"):
         pick(matrix, releases, store.load(), "2.14.7")
+
+
+def test_family_readme_verdict_block_is_regenerated_and_prose_kept(project):
+    project.demo("demos/core/etl_modern.py", "print('x')\n")
+    readme = project.root / "demos" / "core" / "README.md"
+    readme.write_text("# Core\n\nHand-written progression.\n\n<!-- verdict:start -->\nstale\n<!-- verdict:end -->\n\nMore prose.\n")
+    project.write_matrix('[[demos]]\npath = "demos/core/etl_modern.py"\nstory = "etl"\nvariant = "modern"\nreleases = ">=2"\n')
+    matrix, _ = check_matrix(project.matrix)
+    store = ResultStore(project.root / ".matrix", project.root / "reports")
+    for release, outcome in (("2.20.27", "pass"), ("3.9.1", "pass"), ("2.0.4", "fail")):
+        store.append(CellResult(demo="demos/core/etl_modern.py", story="etl", variant="modern", release=release,
+                                resolution="as-released", outcome=outcome, started="2026-11-24T10:00:00"))
+    from harness.report import write_report
+
+    write_report(matrix, store.load())
+    text = readme.read_text()
+    assert text.startswith("# Core\n\nHand-written progression.") and text.endswith("More prose.\n")
+    assert "stale" not in text and "`>=2`" in text
+    assert "✅ pass: 2.20.27, 3.9.1" in text and "❌ fail: 2.0.4" in text
