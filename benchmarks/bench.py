@@ -176,7 +176,7 @@ def demos(session, release, constraints, demos):
     bin_dir = os.path.dirname(shutil.which("python", path=session.bin))
     background = []
     api = None
-    if any(set(needs) & {"api-server", "process-worker"} for _, needs, _ in demos):
+    if any(set(needs) & {{"api-server", "process-worker"}} for _, needs, _ in demos):
         port = 4700 + len(release)
         api = "http://127.0.0.1:%d/api" % port
         home = tempfile.mkdtemp()
