@@ -35,6 +35,21 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
+def support_hash(folder: Path) -> str:
+    """What a demo may read besides itself: helper modules (`_x.py`) and data files in its folder.
+
+    Other scripts (declared demos) and READMEs (prose, and a block the report rewrites) do not count.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc" or path.name == "README.md":
+            continue
+        if path.suffix == ".py" and not path.name.startswith("_"):
+            continue
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
 
@@ -96,6 +111,8 @@ class _Session:
         self.warm_pending: WarmRunner | None = None
         self.warm_allowed = warm
         self.demo_hashes = {d.path: file_hash(matrix.resolve(d.path)) for d in plan.demos}
+        folders = {matrix.resolve(d.path).parent for d in plan.demos}
+        self.support_hashes = {folder: support_hash(folder) for folder in folders}
         self.keys = {d.path: self.cache_key(d) for d in plan.demos}
         recorded = {} if force else self.store.load(committed=False).cells
         self.reusable = {}
@@ -119,7 +136,8 @@ class _Session:
             __version__, self.matrix.settings.package, self.plan.release.version, self.plan.resolution,
             " ".join(i.version for i in self.plan.candidates), repr(settings.constraints),
             repr(self.env_requirements()), repr(sorted(settings.env.items())), repr(settings.server), repr(settings.worker),
-            hashlib.sha256(canary).hexdigest(), self.demo_hashes[demo.path], repr(demo.timeout or self.matrix.settings.timeout),
+            hashlib.sha256(canary).hexdigest(), self.demo_hashes[demo.path],
+            self.support_hashes[self.matrix.resolve(demo.path).parent], repr(demo.timeout or self.matrix.settings.timeout),
             repr(demo.python), repr(demo.xfail_reason(self.plan.release.parsed)), repr(demo.needs),
             repr(sorted(self.needs[demo.path].env or {})),  # which services are enabled, never their secrets
             str(self.needs[demo.path].available),

@@ -66,6 +66,11 @@ def test_unchanged_inputs_are_reused_and_each_input_invalidates(cached_project):
     # editing one demo re-runs only that demo's cell
     project.demo("demos/b.py", "import prefect\nprint('b edited', prefect.__version__)\n")
     assert _ran(project) == {"a.py": False, "b.py": True, "c.py": False}
+    # so does what it reads next to it: a helper module or a data file (not a README)
+    (project.root / "demos" / "README.md").write_text("prose\n")
+    assert _ran(project) == {"a.py": False, "b.py": False, "c.py": False}
+    (project.root / "demos" / "_shared.py").write_text("X = 1\n")
+    assert _ran(project) == {"a.py": True, "b.py": True, "c.py": True}
     # a demo's own settings count too
     project.matrix.write_text(project.matrix.read_text().replace('path = "demos/c.py"', 'path = "demos/c.py"\ntimeout = 99'))
     assert _ran(project) == {"a.py": False, "b.py": False, "c.py": True}
