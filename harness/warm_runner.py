@@ -96,6 +96,13 @@ def main(argv):
     except BaseException as exc:
         reply({"ready": False, "error": "%s: %s" % (type(exc).__name__, exc), "threads": 0, "seconds": 0})
         return 1
+    try:  # the reset must work in this release before any child relies on it
+        if reset_code:
+            exec(compile(reset_code, "<harness warm reset>", "exec"), {})
+    except BaseException as exc:
+        reply({"ready": False, "error": "reset code failed: %s: %s" % (type(exc).__name__, exc),
+               "threads": threading.active_count(), "seconds": 0})
+        return 1
     threads = threading.active_count()
     reply({"ready": threads == 1, "threads": threads, "seconds": round(time.time() - started, 3)})
     if threads != 1:

@@ -151,3 +151,16 @@ def test_a_demo_that_configures_the_package_through_its_environment_is_handed_ba
     plain = tmp_path / "plain.py"
     plain.write_text("import os\nos.environ['OTHER'] = '1'\n")
     assert runner.run(plain, tmp_path, env, tmp_path / "plain.log", 30, watch="STATEMOD_").exit_code == 0
+
+
+def test_a_reset_that_does_not_work_in_this_release_means_no_forking(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "statemod.py").write_text(STATE_MODULE)
+    environ = isolated_environ({}, "x", tmp_path / "parent", {"PYTHONPATH": str(lib)})
+    reset = "import statemod\nstatemod.no_such_function()\n"
+    runner = WarmRunner(Path(sys.executable), ("statemod",), reset, environ, tmp_path, tmp_path / "warm.log")
+    try:
+        assert not runner.ready and "reset code failed: AttributeError" in runner.info["error"]
+    finally:
+        runner.close()
