@@ -211,10 +211,14 @@ def pick(matrix: Matrix, releases: list[Release], results: ResultSet, version: s
         cells = {d.path: results.cells.get((d.path, version, resolution)) for d in variants}
         passed = [d for d in variants if cells[d.path] is not None and cells[d.path].outcome == "pass"]
         declared = [d for d in variants if d.claims(release.parsed) and cells[d.path] is None]
+        skipped = [d for d in variants if cells[d.path] is not None and cells[d.path].outcome == "skipped"]
         if passed:
             demo, verdict = passed[0], "measured pass"
         elif declared:
             demo, verdict = declared[0], "declared, not measured"
+        elif skipped:
+            demo = skipped[0]
+            verdict = f"declared, skipped here: {cells[demo.path].reason}"
         else:
             measured = [c for c in cells.values() if c is not None]
             why = ", ".join(f"{Path(c.demo).name} {c.outcome}" for c in measured) or "no variant claims this release"
