@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--no-report", action="store_true")
     run.add_argument("--force", action="store_true", help="run every cell, even those whose inputs are unchanged")
     run.add_argument("--no-warm", action="store_true", help="run every demo as a fresh interpreter (no forking)")
+    run.add_argument("--jobs", type=int, help="demos of one env to run at once (default: [harness] jobs, or $MATRIX_JOBS)")
     commands.add_parser("report", help="rebuild reports/ from recorded results")
     picker = commands.add_parser("pick", help="which variant of each story to show on a release")
     picker.add_argument("version")
@@ -90,6 +91,16 @@ def cmd_list(path: Path, args) -> int:
     return 0
 
 
+def jobs_from_environ() -> int | None:
+    """$MATRIX_JOBS, when set: demos of one env to run at once."""
+    value = os.environ.get("MATRIX_JOBS", "")
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"error: MATRIX_JOBS={value!r}; expected a whole number, 1 or more")
+    return int(value)
+
+
 def cmd_run(path: Path, args) -> int:
     plan = _plan(path, args.resolution, only=args.releases or None)
     sessions = plan.by_profile("explicit") if args.releases else plan.by_profile(args.profile or plan.matrix.settings.default_profile)
@@ -97,7 +108,8 @@ def cmd_run(path: Path, args) -> int:
     for number, session in enumerate(sessions, 1):
         print(f"=== session {number}/{len(sessions)}: {session.name}", flush=True)
         cells = run_session(plan.matrix, session, log=lambda line: print(f"    {line}", flush=True), force=args.force,
-                            warm=not args.no_warm and os.environ.get("MATRIX_WARM") != "0")
+                            warm=not args.no_warm and os.environ.get("MATRIX_WARM") != "0",
+                            jobs=args.jobs or jobs_from_environ())
         bad += sum(c.outcome in BAD for c in cells)
     if not args.no_report:
         cmd_report(path, args)

@@ -90,6 +90,7 @@ class Settings:
     prereleases: bool = False
     era_lag_days: int = 90
     fallbacks: int = 2
+    jobs: int = 1  # demos of one env run at once; more only pays for demos that wait more than they compute
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ _SETTINGS_TYPES: dict[str, type | tuple[type, ...]] = {
     "prereleases": bool,
     "era_lag_days": int,
     "fallbacks": int,
+    "jobs": int,
 }
 _DEMO_KEYS = {"path", "story", "variant", "releases", "requirements", "timeout", "python", "needs", "xfail", "warm"}
 _XFAIL_KEYS = {"releases", "reason"}
@@ -286,6 +288,8 @@ def _parse_settings(c: _Collector, table: Any) -> Settings:
         c.add("harness.resolution", f"{values['resolution']!r}; expected one of: {', '.join(RESOLUTIONS)}")
     if values.get("default_profile", "majors") not in PROFILES:
         c.add("harness.default_profile", f"{values['default_profile']!r}; expected one of: {', '.join(PROFILES)}")
+    if values.get("jobs", 1) < 1:
+        c.add("harness.jobs", f"{values['jobs']!r}; expected a whole number of demos to run at once, 1 or more")
     return Settings(**values)
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import nox
 
-from harness.cli import peak_memory_mb
+from harness.cli import jobs_from_environ, peak_memory_mb
 from harness.matrix import MatrixError
-from harness.plan import SessionPlan, load_plan
+from harness.plan import SessionPlan, load_plan, longest_first
 from harness.releases import SnapshotError
 from harness.session import BAD, run_session
 
@@ -21,7 +21,8 @@ def register_release_sessions(matrix_path: Path, resolution: str | None = None) 
     except (MatrixError, SnapshotError) as exc:
         return str(exc)
     default = plan.matrix.settings.default_profile
-    for session_plan in plan.sessions:
+    baseline = plan.matrix.resolve(plan.matrix.settings.reports_dir) / "results.json"
+    for session_plan in longest_first(plan, baseline):  # --parallel starts them in this order
         nox.session(
             name=session_plan.name,
             tags=session_plan.tags,
@@ -36,7 +37,7 @@ def _release_session(matrix, session_plan: SessionPlan):
     def release_session(session: nox.Session) -> None:
         force = "--force" in session.posargs or os.environ.get("MATRIX_FORCE") == "1"
         warm = "--no-warm" not in session.posargs and os.environ.get("MATRIX_WARM") != "0"
-        cells = run_session(matrix, session_plan, log=session.log, force=force, warm=warm)
+        cells = run_session(matrix, session_plan, log=session.log, force=force, warm=warm, jobs=jobs_from_environ())
         session.log(f"harness peak memory: {peak_memory_mb():.0f} MB")
         bad = [c for c in cells if c.outcome in BAD]
         if bad:

@@ -6,6 +6,7 @@ interpreter list, so `nox -l` needs no network and no env.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,3 +111,25 @@ def load_plan(matrix_path: Path, resolution: str | None = None) -> Plan:
     state = matrix.resolve(matrix.settings.state_dir)
     interpreters = discover_interpreters(cache=state / "interpreters.json")
     return build_plan(matrix, snapshot, interpreters, resolution)
+
+
+def recorded_seconds(plan: Plan, results_json: Path) -> dict[str, float]:
+    """Each session's total demo time in the committed results: what it will likely cost again.
+
+    Used to start the longest sessions first (nox --parallel keeps the order
+    sessions are declared in) and, for sharding, to balance the shards.
+    """
+    try:
+        cells = json.loads(results_json.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        cells = []
+    per_release: dict[tuple[str, str], float] = {}
+    for cell in cells:
+        key = (cell.get("release"), cell.get("resolution"))
+        per_release[key] = per_release.get(key, 0.0) + float(cell.get("duration") or 0.0)
+    return {s.name: per_release.get((s.release.version, s.resolution), 0.0) for s in plan.sessions}
+
+
+def longest_first(plan: Plan, results_json: Path) -> list[SessionPlan]:
+    seconds = recorded_seconds(plan, results_json)
+    return sorted(plan.sessions, key=lambda s: -seconds[s.name])

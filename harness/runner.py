@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
-import select
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +146,7 @@ class WarmConfig:
 class WarmRunner:
     """A parent process in the env that has imported the slow modules; each run forks a child.
 
+    Thread-safe: runs from several threads overlap, each in its own child.
     run() returns None when forking is not possible here, and the caller runs
     the script as a plain subprocess instead.
     """
@@ -157,38 +159,52 @@ class WarmRunner:
         self.startup_timeout = startup_timeout
         self.info: dict = {}
         self.handed_back: dict[str, str] = {}  # script → variables it changed at run time
-        self._buffer = b""
+        self._lock = threading.Lock()
+        self._ready_event = threading.Event()
+        self._replies: dict[int, queue.Queue] = {}
+        self._next_id = 0
+        self._broken = False
         with log_path.open("ab") as err:
             self.proc = subprocess.Popen(
                 [str(python), str(WARM_SCRIPT), *preload], cwd=cwd, env=dict(environ, HARNESS_WARM_RESET=reset),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, start_new_session=True,
                 preexec_fn=die_with_parent,
             )
+        self._reader = threading.Thread(target=self._read_replies, name="warm-runner-replies", daemon=True)
+        self._reader.start()
+
+    def _read_replies(self) -> None:
+        """Route each reply line to the run waiting for it; the first line is the ready message."""
+        for line in self.proc.stdout:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if not self._ready_event.is_set():
+                self.info = message
+                self._ready_event.set()
+                continue
+            with self._lock:
+                waiting = self._replies.get(message.get("id"))
+            if waiting is not None:
+                waiting.put(message)
+        self._broken = True  # the parent is gone: wake everyone waiting
+        if not self._ready_event.is_set():
+            self.info = {"ready": False, "error": "the warm runner exited before it was ready"}
+            self._ready_event.set()
+        with self._lock:
+            for waiting in self._replies.values():
+                waiting.put(None)
 
     @property
     def ready(self) -> bool:
         return self.wait_ready()
 
     def wait_ready(self) -> bool:
-        if not self.info:
-            self.info = self._read(self.startup_timeout) or {"ready": False, "error": "no answer from the warm runner"}
-        return bool(self.info.get("ready")) and self.proc.poll() is None
-
-    def _read(self, timeout: float) -> dict | None:
-        deadline = time.monotonic() + timeout
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            readable, _, _ = select.select([fd], [], [], remaining)
-            if readable:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    return None
-                self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return json.loads(line)
+        if not self._ready_event.wait(self.startup_timeout):
+            self.info = {"ready": False, "error": "no answer from the warm runner"}
+            self._ready_event.set()
+        return bool(self.info.get("ready")) and not self._broken and self.proc.poll() is None
 
     def run(self, script: Path, cwd: Path, env: dict[str, str], log_path: Path, timeout: float,
             secrets: list[str] | None = None, watch: str = "") -> ProcessResult | None:
@@ -202,26 +218,37 @@ class WarmRunner:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         marker = Path(str(log_path) + ".env-changed")
         marker.unlink(missing_ok=True)
+        replies: queue.Queue = queue.Queue()
+        with self._lock:
+            self._next_id += 1
+            request_id = self._next_id
+            self._replies[request_id] = replies
         started = time.monotonic()
-        request = {"script": str(script), "cwd": str(cwd), "env": env, "log": str(log_path), "watch": watch}
+        request = {"id": request_id, "script": str(script), "cwd": str(cwd), "env": env, "log": str(log_path),
+                   "watch": watch}
         try:
-            self.proc.stdin.write((json.dumps(request) + "\n").encode())
-            self.proc.stdin.flush()
-        except BrokenPipeError:
-            self.info["ready"] = False
-            return None
-        started_child = self._read(30)
-        if not started_child or "pid" not in started_child:
-            self.info["ready"] = False
-            return None
-        pid = started_child["pid"]
-        answer = self._read(timeout)
-        timed_out = answer is None
-        kill_group(pid)  # on timeout the child; otherwise whatever it left running
-        if timed_out:
-            answer = self._read(30)
-            if answer is None:
-                self.info["ready"] = False
+            try:
+                with self._lock:
+                    self.proc.stdin.write((json.dumps(request) + "\n").encode())
+                    self.proc.stdin.flush()
+            except (BrokenPipeError, ValueError):
+                self._broken = True
+                return None
+            started_child = _get(replies, 30)
+            if not started_child or "pid" not in started_child:
+                self._broken = True
+                return None
+            pid = started_child["pid"]
+            answer = _get(replies, timeout)
+            timed_out = answer is None and not self._broken
+            kill_group(pid)  # on timeout the child; otherwise whatever it left running
+            if timed_out:
+                answer = _get(replies, 30)
+                if answer is None:
+                    self._broken = True
+        finally:
+            with self._lock:
+                self._replies.pop(request_id, None)
         code = answer.get("exit") if answer else None
         if marker.exists():
             self.handed_back[str(script)] = marker.read_text()
@@ -232,7 +259,8 @@ class WarmRunner:
     def close(self) -> None:
         if self.proc.poll() is None:
             try:
-                self.proc.stdin.close()
+                with self._lock:
+                    self.proc.stdin.close()
             except OSError:
                 pass
             try:
@@ -240,6 +268,13 @@ class WarmRunner:
             except subprocess.TimeoutExpired:
                 pass
         kill_group(self.proc.pid, self.proc)
+
+
+def _get(replies: queue.Queue, timeout: float) -> dict | None:
+    try:
+        return replies.get(timeout=timeout)
+    except queue.Empty:
+        return None
 
 
 def classify(result: ProcessResult, xfail_reason: str | None) -> str:

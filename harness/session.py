@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import re
 import shutil
 import signal
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -72,7 +74,7 @@ def _sigterm_as_exit() -> Iterator[None]:
 
 
 def run_session(matrix: Matrix, plan: SessionPlan, log: Log = print, force: bool = False,
-                warm: bool = True) -> list[CellResult]:
+                warm: bool = True, jobs: int | None = None) -> list[CellResult]:
     """Run one session's cells, appending each record as soon as it is known.
 
     A cell whose inputs match a result recorded on this machine is not run
@@ -85,12 +87,13 @@ def run_session(matrix: Matrix, plan: SessionPlan, log: Log = print, force: bool
     log(f"{matrix.settings.package} {plan.release.version} ({plan.resolution}): "
         f"{len(plan.demos)} demo(s) claim this release")
     with _sigterm_as_exit(), contextlib.ExitStack() as stack:
-        return _Session(matrix, plan, run_dir, log, stack, force, warm).run()
+        return _Session(matrix, plan, run_dir, log, stack, force, warm, jobs or matrix.settings.jobs).run()
 
 
 class _Session:
     def __init__(self, matrix: Matrix, plan: SessionPlan, run_dir: Path, log: Log, stack: contextlib.ExitStack,
-                 force: bool = False, warm: bool = True):
+                 force: bool = False, warm: bool = True, jobs: int = 1):
+        self.jobs = jobs
         self.matrix, self.plan, self.run_dir, self.log, self.stack = matrix, plan, run_dir, log, stack
         self.store = store_for(matrix)
         release = plan.release
@@ -173,29 +176,40 @@ class _Session:
             self.receiver = self.stack.enter_context(WebhookReceiver())
         if env is not None and self.warm_pending is not None:
             self.adopt_warm_runner()
-        cells = []
         total = len(self.plan.demos)
-        for number, demo in enumerate(self.plan.demos, 1):
-            needs = self.needs[demo.path]
-            if "process-worker" in demo.needs and self.worker_thread is not None:
-                self.worker_thread.join()
-            if demo.path in self.reusable:
-                cell = dataclasses.replace(self.reusable[demo.path], reused=True)
-                self.store.append(cell)
-            elif not needs.available:
-                cell = self.record(demo, "skipped", reason=needs.reason)
-            elif env is None:
-                cell = self.record(demo, "env-error", error=env_error[:2000], log=env_log)
-            elif "process-worker" in demo.needs and self.worker_error:
-                cell = self.record(demo, "env-error", error=self.worker_error[:2000], log=self.relative(self.run_dir / "worker.log"),
-                                   python=env.python_version, freeze_hash=env.freeze_hash)
-            else:
-                cell = self.run_cell(demo, env, needs.env or {})
-            cells.append(cell)
+        done = itertools.count(1)
+        log_lock = threading.Lock()
+
+        def run_one(demo: Demo) -> CellResult:
+            cell = self.cell(demo, env, env_error, env_log)
             detail = f" — {cell.error or cell.reason}" if cell.outcome in BAD + ("skipped", "xfail") else ""
             timing = "reused: inputs unchanged" if cell.reused else f"{cell.duration:.1f}s"
-            self.log(f"[{number}/{total}] {demo.path} on {self.plan.release.version}: {cell.outcome} ({timing}){detail}")
-        return cells
+            with log_lock:
+                self.log(f"[{next(done)}/{total}] {demo.path} on {self.plan.release.version}: {cell.outcome} ({timing}){detail}")
+            return cell
+
+        jobs = self.jobs if env is not None else 1
+        if jobs == 1:
+            return [run_one(demo) for demo in self.plan.demos]
+        with ThreadPoolExecutor(jobs, thread_name_prefix="cell") as pool:
+            return list(pool.map(run_one, self.plan.demos))
+
+    def cell(self, demo: Demo, env: BuiltEnv | None, env_error: str, env_log: str) -> CellResult:
+        needs = self.needs[demo.path]
+        if demo.path in self.reusable:
+            cell = dataclasses.replace(self.reusable[demo.path], reused=True)
+            self.store.append(cell)
+            return cell
+        if not needs.available:
+            return self.record(demo, "skipped", reason=needs.reason)
+        if env is None:
+            return self.record(demo, "env-error", error=env_error[:2000], log=env_log)
+        if "process-worker" in demo.needs and self.worker_thread is not None:
+            self.worker_thread.join()
+        if "process-worker" in demo.needs and self.worker_error:
+            return self.record(demo, "env-error", error=self.worker_error[:2000], log=self.relative(self.run_dir / "worker.log"),
+                               python=env.python_version, freeze_hash=env.freeze_hash)
+        return self.run_cell(demo, env, needs.env or {})
 
     def build(self) -> BuiltEnv:
         settings = dataclasses.replace(self.settings, requirements=self.env_requirements())

@@ -9,8 +9,11 @@ environment), and runs the script as `__main__`, exactly as `python script`
 would, with its output in the log file. Each child is a copy of the warm
 parent: whatever a demo changes (modules, environment, cwd) dies with it.
 
-Replies, one JSON line each: {"ready": ..., "threads": n, "seconds": s} once;
-per request {"pid": n} when the child starts and {"exit": code} when it ends.
+Requests carry an "id" and may overlap: the parent forks a child per request
+as it arrives and does not wait for the previous one, so several demos run at
+once. Replies, one JSON line each: {"ready": ..., "threads": n, "seconds": s}
+once; per request {"id": i, "pid": n} when its child starts and {"id": i,
+"exit": code} when it ends.
 When the parent has more than one thread, forking is unsafe: it replies
 {"ready": false, ...} and the harness runs demos as plain subprocesses.
 
@@ -21,6 +24,7 @@ import importlib
 import json
 import os
 import runpy
+import select
 import sys
 import threading
 import time
@@ -86,6 +90,41 @@ def run_child(request, reset_code):
     raise SystemExit(code)  # a normal interpreter exit: the demo's atexit handlers run
 
 
+def serve(reset_code):
+    """Fork a child per request line; report each child's exit. Ends when stdin closes and all children ended."""
+    children = {}  # pid -> request id
+    buffer = b""
+    stdin_open = True
+    while stdin_open or children:
+        if stdin_open:
+            readable, _, _ = select.select([0], [], [], 0.05)
+            if readable:
+                chunk = os.read(0, 65536)
+                if not chunk:
+                    stdin_open = False
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if not line.strip():
+                        continue
+                    request = json.loads(line.decode("utf-8"))
+                    pid = os.fork()
+                    if pid == 0:
+                        run_child(request, reset_code)  # never returns
+                    children[pid] = request.get("id")
+                    reply({"id": request.get("id"), "pid": pid})
+        else:
+            time.sleep(0.05)
+        while children:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            if pid not in children:
+                continue
+            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
+            reply({"id": children.pop(pid), "exit": code})
+
+
 def main(argv):
     started = time.time()
     die_with_parent()
@@ -107,20 +146,7 @@ def main(argv):
     reply({"ready": threads == 1, "threads": threads, "seconds": round(time.time() - started, 3)})
     if threads != 1:
         return 0
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        request = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            run_child(request, reset_code)  # never returns
-        reply({"pid": pid})
-        _, status = os.waitpid(pid, 0)
-        if os.WIFEXITED(status):
-            code = os.WEXITSTATUS(status)
-        else:
-            code = -os.WTERMSIG(status)
-        reply({"exit": code})
+    serve(reset_code)
     return 0
 
 

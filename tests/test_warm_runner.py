@@ -164,3 +164,31 @@ def test_a_reset_that_does_not_work_in_this_release_means_no_forking(tmp_path):
         assert not runner.ready and "reset code failed: AttributeError" in runner.info["error"]
     finally:
         runner.close()
+
+
+def test_runs_from_several_threads_overlap_and_stay_apart(warm):
+    """Concurrent demos of one env: each in its own child, with its own environment and exit code."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    runner, tmp_path, lib = warm
+    code = """
+        import os, sys, time, statemod
+        statemod.COUNTER += 1
+        print("began", time.time())
+        time.sleep(1.0)
+        assert statemod.COUNTER == 1, statemod.COUNTER
+        print("ended", time.time())
+        print("mark", os.environ["MARK"])
+        sys.exit(int(os.environ["MARK"][-1]))
+    """
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda i: _run(runner, tmp_path, lib, f"overlap{i}", code, mark=f"child{i}"), range(4)))
+    assert [r.exit_code for r in results] == [0, 1, 2, 3]
+    assert [r.output.split()[-1] for r in results] == ["child0", "child1", "child2", "child3"]
+
+    def stamp(result, word):
+        return float(next(line.split()[1] for line in result.output.splitlines() if line.startswith(word)))
+
+    began = [stamp(r, "began") for r in results]
+    ended = [stamp(r, "ended") for r in results]
+    assert max(began) < min(ended), "the four children did not run at the same time"
