@@ -129,7 +129,8 @@ def make_project(base: Path) -> Path:
     for name in ("demos", "harness"):  # a snapshot: edits made while it runs do not leak in
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     (project / "reports").mkdir()
-    shutil.copy(ROOT / "reports" / "releases.json", project / "reports" / "releases.json")
+    for name in ("releases.json", "results.json"):  # the snapshot, and the baseline (its durations order the sessions)
+        shutil.copy(ROOT / "reports" / name, project / "reports" / name)
     shutil.copy(ROOT / "matrix.toml", project / "matrix.toml")
     shutil.copy(ROOT / "noxfile.py", project / "noxfile.py")
     return project
