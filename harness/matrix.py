@@ -6,6 +6,8 @@ what was expected, so a run never starts on a matrix that would lie.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,7 @@ from harness.runner import WarmConfig
 from harness.services import ServerConfig, WorkerConfig
 
 RESOLUTIONS = ("as-released", "latest")
-PROFILES = ("majors", "minors", "edges", "all")
+PROFILES = ("majors", "minors", "edges", "all", "new")  # new: releases the baseline has not seen
 
 
 class MatrixError(Exception):
@@ -90,6 +92,7 @@ class Settings:
     prereleases: bool = False
     era_lag_days: int = 90
     fallbacks: int = 2
+    retries: int = 1  # a failed or timed-out cell runs again at once; a pass then is recorded as flaky
     jobs: int = 1  # demos of one env run at once; more only pays for demos that wait more than they compute
 
 
@@ -120,6 +123,11 @@ class Matrix:
 
     def resolve(self, relative: str) -> Path:
         return self.root / relative
+
+    @functools.cached_property
+    def version(self) -> str:
+        """Hash of matrix.toml: records from different versions are not merged into one report."""
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()[:12]
 
     def env_settings(self, version, resolution: str) -> EnvSettings:
         constraints: list[str] = []
@@ -160,6 +168,7 @@ _SETTINGS_TYPES: dict[str, type | tuple[type, ...]] = {
     "era_lag_days": int,
     "fallbacks": int,
     "jobs": int,
+    "retries": int,
 }
 _DEMO_KEYS = {"path", "story", "variant", "releases", "requirements", "timeout", "python", "needs", "xfail", "warm"}
 _XFAIL_KEYS = {"releases", "reason"}
@@ -288,6 +297,8 @@ def _parse_settings(c: _Collector, table: Any) -> Settings:
         c.add("harness.resolution", f"{values['resolution']!r}; expected one of: {', '.join(RESOLUTIONS)}")
     if values.get("default_profile", "majors") not in PROFILES:
         c.add("harness.default_profile", f"{values['default_profile']!r}; expected one of: {', '.join(PROFILES)}")
+    if values.get("retries", 0) < 0:
+        c.add("harness.retries", f"{values['retries']!r}; expected how many times to retry a failed cell, 0 or more")
     if values.get("jobs", 1) < 1:
         c.add("harness.jobs", f"{values['jobs']!r}; expected a whole number of demos to run at once, 1 or more")
     return Settings(**values)

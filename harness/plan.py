@@ -57,6 +57,22 @@ def demo_candidates(demo: Demo, releases: list[Release]) -> list[Release]:
     return [r for r in releases if demo.claims(r.parsed)]
 
 
+def new_releases(candidates: list[Release], recorded: set[str]) -> list[Release]:
+    """Releases the baseline has no cells for and that came after every recorded release of their line.
+
+    Old releases nobody ran on purpose (the baseline covers a profile, not all) are not new.
+    """
+    newest_recorded: dict[int, Release] = {}
+    for release in candidates:
+        if release.version in recorded:
+            newest_recorded[release.parsed.major] = release
+    return [
+        r for r in candidates
+        if r.version not in recorded
+        and (r.parsed.major not in newest_recorded or r.parsed > newest_recorded[r.parsed.major].parsed)
+    ]
+
+
 def build_plan(
     matrix: Matrix,
     releases: list[Release],
@@ -64,10 +80,12 @@ def build_plan(
     resolution: str | None = None,
     profiles: tuple[str, ...] = PROFILES,
     only: list[str] | None = None,
+    recorded: set[str] | None = None,
 ) -> Plan:
     """Every session any profile selects, tagged with the profiles that select it.
 
     `only` adds an explicit list of releases (the explicit-list profile).
+    `recorded` is the releases the baseline has cells for (for the `new` profile).
     """
     resolution = resolution or matrix.settings.resolution
     if resolution not in RESOLUTIONS:
@@ -78,7 +96,11 @@ def build_plan(
     for demo in matrix.demos:
         candidates = demo_candidates(demo, releases)
         for profile in profiles:
-            for release in select_releases(candidates, profile):
+            if profile == "new":
+                picked = new_releases(candidates, recorded or set()) + select_releases(candidates, "majors")
+            else:
+                picked = select_releases(candidates, profile)
+            for release in picked:
                 chosen.setdefault(release.version, set()).add(profile)
     for version in only or ():
         if version not in by_version:
@@ -110,7 +132,17 @@ def load_plan(matrix_path: Path, resolution: str | None = None) -> Plan:
     snapshot = load_snapshot(matrix.resolve(matrix.settings.releases_file))
     state = matrix.resolve(matrix.settings.state_dir)
     interpreters = discover_interpreters(cache=state / "interpreters.json")
-    return build_plan(matrix, snapshot, interpreters, resolution)
+    resolution = resolution or matrix.settings.resolution
+    baseline = matrix.resolve(matrix.settings.reports_dir) / "results.json"
+    return build_plan(matrix, snapshot, interpreters, resolution, recorded=recorded_releases(baseline, resolution))
+
+
+def recorded_releases(results_json: Path, resolution: str) -> set[str]:
+    try:
+        cells = json.loads(results_json.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        return set()
+    return {c.get("release") for c in cells if c.get("resolution") == resolution}
 
 
 def recorded_seconds(plan: Plan, results_json: Path) -> dict[str, float]:

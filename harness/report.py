@@ -15,6 +15,7 @@ from harness.results import OUTCOMES, CellResult, ResultSet
 
 SYMBOLS = {
     "pass": "✅",
+    "flaky": "🔁",
     "fail": "❌",
     "timeout": "⏱️",
     "env-error": "⚠️",
@@ -25,6 +26,7 @@ SYMBOLS = {
 }
 MEANINGS = {
     "pass": "the demo ran and its own checks held",
+    "flaky": "failed, then passed on an immediate retry (does not gate CI)",
     "fail": "the demo raised, exited non-zero, or its checks failed",
     "timeout": "killed at its time limit (whole process group)",
     "env-error": "the environment could not be built (resolution, install, interpreter, canary)",

@@ -14,7 +14,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-OUTCOMES = ("pass", "fail", "timeout", "env-error", "skipped", "xfail", "xpass", "not-run")
+OUTCOMES = ("pass", "flaky", "fail", "timeout", "env-error", "skipped", "xfail", "xpass", "not-run")
 
 
 @dataclass
@@ -40,6 +40,8 @@ class CellResult:
     cache_key: str = ""  # hash of every input of the cell; an unchanged key is not run again
     reused: bool = False  # this record repeats an earlier result whose inputs were the same
     runner: str = ""  # "fork" (a child of the env's warm runner) or "process" (a fresh interpreter)
+    attempts: int = 1  # more than 1: it failed and was retried ("flaky" when a retry passed)
+    matrix_version: str = ""  # hash of the matrix.toml the run used; merging refuses mixed versions
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -95,14 +97,13 @@ class ResultStore:
         finally:
             os.close(fd)
 
+    def load_baseline(self) -> ResultSet:
+        """The committed results alone."""
+        return load_results_json(self.baseline)
+
     def load(self, committed: bool = True) -> ResultSet:
         """The committed results (unless told not to) plus every record appended since."""
-        results = ResultSet()
-        if committed and self.baseline.is_file():
-            data = json.loads(self.baseline.read_text(encoding="utf-8"))
-            results.freezes.update(data.get("freezes", {}))
-            for item in data.get("cells", []):
-                results.add(CellResult.from_dict(item))
+        results = self.load_baseline() if committed else ResultSet()
         if self.records.is_file():
             with self.records.open(encoding="utf-8") as handle:
                 for number, line in enumerate(handle, 1):
@@ -130,3 +131,56 @@ class ResultStore:
         tmp.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         tmp.replace(self.baseline)
         return self.baseline
+
+
+def load_results_json(path: Path) -> ResultSet:
+    results = ResultSet()
+    if path.is_file():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        results.freezes.update(data.get("freezes", {}))
+        for item in data.get("cells", []):
+            results.add(CellResult.from_dict(item))
+    return results
+
+
+class MergeError(Exception):
+    """Records that cannot be merged into one report; the message says which and what to do."""
+
+
+def load_run_records(folders: list[Path], matrix_version: str) -> ResultSet:
+    """The records of several runs (e.g. CI shards) as one run, refusing another matrix version's records.
+
+    Each folder is a run's state folder (holding results.jsonl and freezes/), or
+    a folder with such a state folder (`.matrix`) inside. The result does not
+    depend on the order of the folders: per cell the record that started last wins,
+    ties broken by the record's content.
+    """
+    merged = ResultSet()
+    problems = []
+    for folder in folders:
+        state = folder if (folder / "results.jsonl").is_file() else folder / ".matrix"
+        records = state / "results.jsonl"
+        if not records.is_file():
+            problems.append(f"{folder}: no results.jsonl (expected a run's state folder, e.g. .matrix/)")
+            continue
+        store = ResultStore(state, state / "no-committed-results")
+        for cell in sorted(store.load(committed=False).cells.values(), key=lambda c: c.key):
+            if cell.matrix_version != matrix_version:
+                problems.append(
+                    f"{records}: {cell.demo} on {cell.release} was recorded with matrix version "
+                    f"{cell.matrix_version or '(none)'}, this matrix.toml is {matrix_version}: merge records "
+                    "made with the same matrix.toml (rerun that shard, or check out the commit it ran)")
+                break
+            current = merged.cells.get(cell.key)
+            if current is None or (cell.started, _content(cell)) > (current.started, _content(current)):
+                merged.cells[cell.key] = cell
+        if (state / "freezes").is_dir():
+            for path in sorted((state / "freezes").glob("*.txt")):
+                merged.freezes.setdefault(path.stem, path.read_text(encoding="utf-8").splitlines())
+    if problems:
+        raise MergeError("cannot merge these runs:\n  " + "\n  ".join(problems))
+    return merged
+
+
+def _content(cell: CellResult) -> str:
+    return json.dumps(asdict(cell), sort_keys=True)

@@ -152,7 +152,7 @@ class _Session:
             demo=demo.path, story=demo.story, variant=demo.variant, release=self.plan.release.version,
             resolution=self.plan.resolution, outcome=outcome, demo_hash=self.demo_hashes[demo.path],
             harness_version=__version__, started=fields.pop("started", None) or now_iso(),
-            cache_key=self.keys[demo.path], **fields,
+            cache_key=self.keys[demo.path], matrix_version=self.matrix.version, **fields,
         )
         self.store.append(cell)
         return cell
@@ -197,7 +197,7 @@ class _Session:
     def cell(self, demo: Demo, env: BuiltEnv | None, env_error: str, env_log: str) -> CellResult:
         needs = self.needs[demo.path]
         if demo.path in self.reusable:
-            cell = dataclasses.replace(self.reusable[demo.path], reused=True)
+            cell = dataclasses.replace(self.reusable[demo.path], reused=True, matrix_version=self.matrix.version)
             self.store.append(cell)
             return cell
         if not needs.available:
@@ -271,12 +271,43 @@ class _Session:
             self.log(self.worker_error)
 
     def run_cell(self, demo: Demo, env: BuiltEnv, need_env: dict[str, str]) -> CellResult:
+        """Run a demo; a fail or timeout runs again at once (`retries`), and a pass then makes it flaky."""
         base = dict(python=env.python_version, freeze_hash=env.freeze_hash)
         if demo.python is not None and not demo.python.contains(env.python_version, prereleases=True):
             return self.record(demo, "skipped", reason=f"demo needs Python {demo.python}; this env has {env.python_version}", **base)
         log_path = self.run_dir / f"{_slug(demo.path)}.log"
         timeout = demo.timeout or self.matrix.settings.timeout
+        xfail = demo.xfail_reason(self.plan.release.parsed)
         started = now_iso()
+        first_error, attempts = "", 0
+        while True:
+            attempts += 1
+            result, runner = self.attempt(demo, env, need_env, log_path, timeout, started)
+            outcome = classify(result, xfail)
+            error = ""
+            if result.timed_out:
+                error = f"killed after its time limit of {timeout:.0f}s"
+            elif result.exit_code != 0:
+                error = error_summary(result.output)
+            if outcome not in ("fail", "timeout") or xfail is not None or attempts > self.matrix.settings.retries:
+                break
+            first_error = first_error or error
+            self.log(f"{demo.path} on {self.plan.release.version}: {outcome} ({error}); retrying "
+                     f"({attempts}/{self.matrix.settings.retries})")
+        if outcome == "pass" and attempts > 1:
+            outcome, error = "flaky", f"failed, then passed on attempt {attempts}: {first_error}"
+        server_log = ""
+        if outcome in BAD + ("flaky",) and self.services is not None and self.services.server_log is not None:
+            server_log = self.relative(self.services.server_log)
+        return self.record(
+            demo, outcome, started=started, duration=round(result.duration, 3), exit_code=result.exit_code,
+            error=error, reason=xfail or "", output_tail=tail(result.output), log=self.relative(log_path),
+            server_log=server_log, runner=runner, attempts=attempts, **base,
+        )
+
+    def attempt(self, demo: Demo, env: BuiltEnv, need_env: dict[str, str], log_path: Path, timeout: float,
+                started: str):
+        """One run of the demo in a fresh work folder: in a child of the warm runner when it can, else a fresh interpreter."""
         with tempfile.TemporaryDirectory(prefix="harness-cell-") as work:
             extra = dict(need_env)
             extra.update(self.services.exports if self.services else {})
@@ -298,21 +329,7 @@ class _Session:
             if result is None:
                 result = run_process([str(env.python), str(script)], timeout=timeout, cwd=self.matrix.root,
                                      env=environ, log_path=log_path, secrets=secret_values())
-        xfail = demo.xfail_reason(self.plan.release.parsed)
-        outcome = classify(result, xfail)
-        error = ""
-        if result.timed_out:
-            error = f"killed after its time limit of {timeout:.0f}s"
-        elif result.exit_code != 0:
-            error = error_summary(result.output)
-        server_log = ""
-        if outcome in BAD and self.services is not None and self.services.server_log is not None:
-            server_log = self.relative(self.services.server_log)
-        return self.record(
-            demo, outcome, started=started, duration=round(result.duration, 3), exit_code=result.exit_code,
-            error=error, reason=xfail or "", output_tail=tail(result.output), log=self.relative(log_path),
-            server_log=server_log, runner=runner, **base,
-        )
+        return result, runner
 
     def relative(self, path: Path) -> str:
         try:
