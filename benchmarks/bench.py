@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from harness.envs import uv_bin  # noqa: E402
 from harness.needs import check_needs  # noqa: E402
-from harness.plan import load_plan  # noqa: E402
+from harness.plan import load_plan, longest_first  # noqa: E402
 from harness.runner import WarmRunner, isolated_environ  # noqa: E402
 from harness.services import Services, WebhookReceiver  # noqa: E402
 
@@ -343,7 +343,9 @@ def main(argv=None) -> int:
     cells = sum(len(d) for _, _, d in sessions)
     log(f"workload: {len(sessions)} envs, {cells} cells ({args.profile}, as-released)")
     project = make_project(base)
-    names = [session.name for session, _, _ in sessions]
+    # in the order the noxfile declares them (longest first), as `nox --parallel auto` would start them
+    order = [s.name for s in longest_first(plan, ROOT / "reports" / "results.json")]
+    names = sorted((session.name for session, _, _ in sessions), key=order.index)
 
     log("warm-up: fills uv's cache and records the freezes the baseline installs")
     run_ours(project, names, True, logs, "warmup-ours")
