@@ -12,6 +12,7 @@ MATRIX_FILE points at another matrix (demo paths relative to it);
 MATRIX_RESOLUTION=latest resolves with today's dependencies.
 """
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import cli  # noqa: E402
 from harness.matrix import PROFILES  # noqa: E402
-from harness.nox_sessions import register_release_sessions  # noqa: E402
+from harness.nox_sessions import register_release_sessions, report_options, shard_list  # noqa: E402
 
 nox.options.default_venv_backend = "none"
 MATRIX = cli.matrix_path(os.environ.get("MATRIX_FILE") or str(Path(__file__).parent / "matrix.toml"))
@@ -43,8 +44,18 @@ def check(session: nox.Session) -> None:
 
 @nox.session(tags=list(PROFILES))
 def report(session: nox.Session) -> None:
-    """Rebuild reports/ (results.json, compatibility.md) from recorded results."""
-    _harness(session, "report")  # posargs such as --force belong to the matrix sessions
+    """Rebuild reports/ from recorded results; diff against the baseline (fails on a regression)."""
+    _harness(session, "report", *report_options(session.posargs))  # --force, --shard… belong to the matrix sessions
+
+
+@nox.session(default=False)
+def shards(session: nox.Session) -> None:
+    """The CI matrix as JSON: nox -s shards -- N [PROFILE] (balanced by recorded durations)."""
+    count = int(session.posargs[0]) if session.posargs and session.posargs[0].isdigit() else 0
+    if count < 1:
+        session.error("usage: nox -s shards -- N [PROFILE]   (N runners, 1 or more)")
+    profile = session.posargs[1] if len(session.posargs) > 1 else "majors"
+    print(json.dumps(shard_list(Path(__file__), count, profile)))
 
 
 @nox.session(default=False)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -19,9 +21,11 @@ from tabulate import tabulate
 from harness.check import check_matrix
 from harness.interpreters import discover_interpreters
 from harness.matrix import PROFILES, RESOLUTIONS, MatrixError
-from harness.plan import build_plan
+from harness.diff import diff_runs, summary_markdown
+from harness.plan import assign_shards, build_plan, parse_shard, recorded_releases, recorded_seconds
 from harness.releases import SnapshotError, load_snapshot, refresh_snapshot
-from harness.report import UnknownRelease, pick, write_report
+from harness.report import UnknownRelease, pick, write_junit, write_report
+from harness.results import MergeError, ResultSet, load_results_json, load_run_records
 from harness.session import BAD, run_session, store_for
 
 
@@ -46,8 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--no-report", action="store_true")
     run.add_argument("--force", action="store_true", help="run every cell, even those whose inputs are unchanged")
     run.add_argument("--no-warm", action="store_true", help="run every demo as a fresh interpreter (no forking)")
+    run.add_argument("--probe", action="store_true",
+                     help="run every demo on the explicit releases, also outside its declared range")
+    run.add_argument("--shard", metavar="I/N", help="run only shard I of N (balanced by the baseline's recorded durations)")
     run.add_argument("--jobs", type=int, help="demos of one env to run at once (default: [harness] jobs, or $MATRIX_JOBS)")
-    commands.add_parser("report", help="rebuild reports/ from recorded results")
+    reporting = commands.add_parser(
+        "report", help="rebuild reports/ from recorded results, diff the run against the baseline, exit 1 on a regression")
+    reporting.add_argument("--merge", nargs="+", metavar="DIR", type=Path,
+                           help="the run is these state folders (e.g. CI shards' .matrix/), merged")
+    reporting.add_argument("--baseline", type=Path,
+                           help="results.json to diff against (default: reports/results.json as committed in git HEAD, "
+                                "else as it is on disk before this report rewrites it)")
     picker = commands.add_parser("pick", help="which variant of each story to show on a release")
     picker.add_argument("version")
     picker.add_argument("--resolution", choices=RESOLUTIONS)
@@ -57,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     path = matrix_path(args.matrix)
     try:
         return COMMANDS[args.command](path, args)
-    except (MatrixError, SnapshotError, UnknownRelease) as exc:
+    except (MatrixError, SnapshotError, UnknownRelease, MergeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -68,12 +81,14 @@ def cmd_check(path: Path, args) -> int:
     return 0
 
 
-def _plan(path: Path, resolution: str | None, only: list[str] | None = None):
+def _plan(path: Path, resolution: str | None, only: list[str] | None = None, probe: bool = False):
     matrix, _ = check_matrix(path)
     snapshot = load_snapshot(matrix.resolve(matrix.settings.releases_file))
     interpreters = discover_interpreters(cache=matrix.resolve(matrix.settings.state_dir) / "interpreters.json")
+    resolution = resolution or matrix.settings.resolution
+    recorded = recorded_releases(matrix.resolve(matrix.settings.reports_dir) / "results.json", resolution)
     try:
-        return build_plan(matrix, snapshot, interpreters, resolution, only=only)
+        return build_plan(matrix, snapshot, interpreters, resolution, only=only, recorded=recorded, probe=probe)
     except ValueError as exc:
         raise UnknownRelease(str(exc)) from None
 
@@ -102,8 +117,18 @@ def jobs_from_environ() -> int | None:
 
 
 def cmd_run(path: Path, args) -> int:
-    plan = _plan(path, args.resolution, only=args.releases or None)
+    if args.probe and not args.releases:
+        raise SystemExit("error: --probe needs explicit releases (python -m harness run 1.3.1 --probe)")
+    plan = _plan(path, args.resolution, only=args.releases or None, probe=args.probe)
     sessions = plan.by_profile("explicit") if args.releases else plan.by_profile(args.profile or plan.matrix.settings.default_profile)
+    if args.shard:
+        try:
+            index, count = parse_shard(args.shard)
+        except ValueError as exc:
+            raise SystemExit(f"error: {exc}") from None
+        baseline = plan.matrix.resolve(plan.matrix.settings.reports_dir) / "results.json"
+        sessions = assign_shards(sessions, recorded_seconds(plan, baseline), count)[index - 1]
+        print(f"shard {args.shard}: {', '.join(s.name for s in sessions) or 'no sessions'}", flush=True)
     bad = 0
     for number, session in enumerate(sessions, 1):
         print(f"=== session {number}/{len(sessions)}: {session.name}", flush=True)
@@ -127,10 +152,68 @@ def peak_memory_mb() -> float:
 def cmd_report(path: Path, args) -> int:
     matrix, _ = check_matrix(path)
     store = store_for(matrix)
-    results = store.load()
-    written = [store.write_results_json(results), write_report(matrix, results)]
-    print(f"{len(results.cells)} cells recorded; wrote " + ", ".join(str(p.relative_to(matrix.root)) for p in written))
-    return 0
+    baseline = load_baseline(matrix, getattr(args, "baseline", None))
+    merge = getattr(args, "merge", None)
+    if merge:
+        run = load_run_records(merge, matrix.version)
+        results = store.load()
+        for cell in run.cells.values():
+            results.add(cell)
+        results.freezes.update(run.freezes)
+    else:
+        run = store.load(committed=False)
+        results = store.load()
+    reports = matrix.resolve(matrix.settings.reports_dir)
+    run_cells = list(run.cells.values())
+    written = [store.write_results_json(results), write_report(matrix, results),
+               write_junit(run_cells or list(results.cells.values()), reports / "junit.xml", matrix.settings.package)]
+    diff = diff_runs(matrix, baseline, run)
+    summary = summary_markdown(diff)
+    written.append(write_text(reports / "diff.md", summary))
+    print(f"{len(results.cells)} cells recorded, {len(run_cells)} from this run; wrote "
+          + ", ".join(_shown(p, matrix.root) for p in written))
+    counts = diff.counts()
+    print(tabulate([(kind, counts[kind]) for kind in counts], headers=["diff against the baseline", "cells"]))
+    for change in diff.of("regression")[:20]:
+        print(f"REGRESSION {change.cell.demo} on {change.cell.release}: " + "; ".join(w for w in change.why if w))
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as handle:
+            handle.write(summary + "\n")
+    return 1 if diff.gates else 0
+
+
+def load_baseline(matrix, explicit: Path | None) -> ResultSet:
+    """The committed results: git HEAD's reports/results.json when the matrix is in a git checkout."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise SystemExit(f"error: --baseline {explicit}: no such file (expected a results.json)")
+        return load_results_json(explicit)
+    committed = matrix.resolve(matrix.settings.reports_dir) / "results.json"
+    try:
+        shown = subprocess.run(["git", "-C", str(committed.parent), "show", f"HEAD:./{committed.name}"],
+                               capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        shown = None
+    if shown is not None and shown.returncode == 0:
+        with tempfile.NamedTemporaryFile(suffix=".json") as copy:
+            copy.write(shown.stdout)
+            copy.flush()
+            return load_results_json(Path(copy.name))
+    return load_results_json(committed)
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def cmd_pick(path: Path, args) -> int:

@@ -76,6 +76,10 @@ def freeze_diff(before: list[str], after: list[str]) -> list[str]:
     return changes
 
 
+def _mentioned(name: str, text: str) -> bool:
+    return any(form in text for form in {name, name.replace("-", "_"), name.replace("-", ".")})
+
+
 def explain(before: CellResult, after: CellResult, freezes: dict[str, list[str]], package: str) -> list[str]:
     """What differs between two records of a demo, as far as the records tell."""
     why = []
@@ -86,6 +90,9 @@ def explain(before: CellResult, after: CellResult, freezes: dict[str, list[str]]
             moved = freeze_diff(freezes[before.freeze_hash], freezes[after.freeze_hash])
             if before.release != after.release:
                 moved = [m for m in moved if not m.startswith(package.lower() + " ")]
+            # the packages the failure mentions first: they are the likely cause
+            text = (after.error + "\n" + after.output_tail).lower()
+            moved.sort(key=lambda m: (not _mentioned(m.split(" ", 1)[0], text), m))
             if moved:
                 why.append("different dependency versions: " + ", ".join(moved[:12])
                            + (f" (+{len(moved) - 12} more)" if len(moved) > 12 else ""))

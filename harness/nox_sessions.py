@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nox
 
 from harness.cli import jobs_from_environ, peak_memory_mb
 from harness.matrix import MatrixError
-from harness.plan import SessionPlan, load_plan, longest_first
+from harness.plan import Plan, SessionPlan, assign_shards, load_plan, longest_first, parse_shard, recorded_seconds
 from harness.releases import SnapshotError
 from harness.session import BAD, run_session
 
@@ -29,12 +32,74 @@ def register_release_sessions(matrix_path: Path, resolution: str | None = None) 
             default=default in session_plan.profiles,
             venv_backend="none",
             allow_parallel=True,  # own env, own services on free ports, records appended atomically
-        )(_release_session(plan.matrix, session_plan))
+        )(_release_session(plan, session_plan))
     return None
 
 
-def _release_session(matrix, session_plan: SessionPlan):
+def option(posargs: list[str], name: str) -> str | None:
+    """The value of `--name VALUE` or `--name=VALUE` among the posargs."""
+    for i, arg in enumerate(posargs):
+        if arg == name and i + 1 < len(posargs):
+            return posargs[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def report_options(posargs: list[str]) -> list[str]:
+    """The posargs that belong to the report: --merge DIR... and --baseline FILE."""
+    picked, taking = [], False
+    for arg in posargs:
+        if arg.startswith("--"):
+            taking = arg in ("--merge", "--baseline") or arg.startswith(("--merge=", "--baseline="))
+            if taking:
+                picked.append(arg)
+            continue
+        if taking:
+            picked.append(arg)
+    return picked
+
+
+def shard_of(plan: Plan, profile: str, count: int) -> dict[str, int]:
+    """Session name → its shard (1-based) among the profile's sessions."""
+    baseline = plan.matrix.resolve(plan.matrix.settings.reports_dir) / "results.json"
+    shards = assign_shards(plan.by_profile(profile), recorded_seconds(plan, baseline), count)
+    return {s.name: number for number, shard in enumerate(shards, 1) for s in shard}
+
+
+def shard_list(noxfile: Path, count: int, profile: str) -> dict:
+    """The CI matrix: which sessions each of `count` runners runs, from `nox -l --json -t PROFILE`."""
+    listed = subprocess.run([sys.executable, "-m", "nox", "-f", str(noxfile), "-l", "--json", "-t", profile],
+                            capture_output=True, text=True, check=True, env=os.environ)
+    names = {entry["name"] for entry in json.loads(listed.stdout) if entry["name"].startswith("release-")}
+    plan = load_plan(Path(os.environ.get("MATRIX_FILE") or noxfile.with_name("matrix.toml")),
+                     os.environ.get("MATRIX_RESOLUTION"))
+    baseline = plan.matrix.resolve(plan.matrix.settings.reports_dir) / "results.json"
+    seconds = recorded_seconds(plan, baseline)
+    sessions = [s for s in plan.sessions if s.name in names]
+    shards = assign_shards(sessions, seconds, count)
+    return {"include": [
+        {"shard": f"{number}/{count}", "profile": profile, "sessions": " ".join(s.name for s in shard),
+         "expected_seconds": round(sum(seconds.get(s.name, 0.0) for s in shard))}
+        for number, shard in enumerate(shards, 1)
+    ]}
+
+
+def _release_session(plan: Plan, session_plan: SessionPlan):
+    matrix = plan.matrix
+
     def release_session(session: nox.Session) -> None:
+        shard = option(session.posargs, "--shard")
+        if shard:
+            try:
+                index, count = parse_shard(shard)
+            except ValueError as exc:
+                session.error(str(exc))
+            profile = option(session.posargs, "--profile") or matrix.settings.default_profile
+            mine = shard_of(plan, profile, count).get(session_plan.name)
+            if mine != index:
+                where = f"shard {mine}/{count}" if mine else f"no shard of profile {profile!r}"
+                session.skip(f"{session_plan.name} is in {where}, not {shard}")
         force = "--force" in session.posargs or os.environ.get("MATRIX_FORCE") == "1"
         warm = "--no-warm" not in session.posargs and os.environ.get("MATRIX_WARM") != "0"
         cells = run_session(matrix, session_plan, log=session.log, force=force, warm=warm, jobs=jobs_from_environ())

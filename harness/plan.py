@@ -81,11 +81,14 @@ def build_plan(
     profiles: tuple[str, ...] = PROFILES,
     only: list[str] | None = None,
     recorded: set[str] | None = None,
+    probe: bool = False,
 ) -> Plan:
     """Every session any profile selects, tagged with the profiles that select it.
 
     `only` adds an explicit list of releases (the explicit-list profile).
     `recorded` is the releases the baseline has cells for (for the `new` profile).
+    `probe` runs every demo on the explicit releases, in its declared range or not
+    (a pass outside the range is a range that could widen).
     """
     resolution = resolution or matrix.settings.resolution
     if resolution not in RESOLUTIONS:
@@ -116,7 +119,7 @@ def build_plan(
                 release=release,
                 resolution=resolution,
                 candidates=candidates,
-                demos=matrix.demos_for(release.parsed),
+                demos=list(matrix.demos) if probe and version in (only or ()) else matrix.demos_for(release.parsed),
                 profiles=chosen[version],
                 missing_interpreter="" if candidates else describe_missing(release, interpreters, settings.python),
             )
@@ -165,3 +168,32 @@ def recorded_seconds(plan: Plan, results_json: Path) -> dict[str, float]:
 def longest_first(plan: Plan, results_json: Path) -> list[SessionPlan]:
     seconds = recorded_seconds(plan, results_json)
     return sorted(plan.sessions, key=lambda s: -seconds[s.name])
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'2/4' → (2, 4): the second of four shards."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {text!r}: expected I/N, e.g. 2/4 (the second of four shards)") from None
+    if not 1 <= index <= count:
+        raise ValueError(f"--shard {text!r}: I must be between 1 and N")
+    return index, count
+
+
+def assign_shards(sessions: list[SessionPlan], seconds: dict[str, float], count: int) -> list[list[SessionPlan]]:
+    """Split sessions into `count` shards of similar recorded duration (longest first, into the lightest shard).
+
+    Deterministic: the same sessions and durations give the same shards on every runner.
+    A session with no recorded duration is estimated from the recorded cost per demo.
+    """
+    known = [s for s in sessions if seconds.get(s.name)]
+    per_demo = (sum(seconds[s.name] for s in known) / max(1, sum(len(s.demos) for s in known))) if known else 10.0
+    cost = {s.name: seconds.get(s.name) or per_demo * max(1, len(s.demos)) for s in sessions}
+    shards: list[list[SessionPlan]] = [[] for _ in range(count)]
+    totals = [0.0] * count
+    for session in sorted(sessions, key=lambda s: (-cost[s.name], s.name)):
+        lightest = min(range(count), key=lambda i: (totals[i], i))
+        shards[lightest].append(session)
+        totals[lightest] += cost[session.name]
+    return shards

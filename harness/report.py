@@ -243,3 +243,33 @@ def rehearse_command(matrix: Matrix, release: Release, demo: Demo, resolution: s
     install += ["--exclude-newer", release.exclude_newer] if resolution == "as-released" else []
     run = [f"{env}/bin/python", demo.path]
     return " && ".join(" ".join(w if w.startswith("--constraint=") else shlex.quote(w) for w in part) for part in (words, install, run))
+
+
+def write_junit(cells: list[CellResult], path: Path, package: str) -> Path:
+    """One test case per cell, one suite per release, so CI systems list cells as tests."""
+    from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
+
+    suites: dict[tuple[str, str], TestSuite] = {}
+    for cell in sorted(cells, key=lambda c: (_version_key(c.release), c.resolution, c.demo)):
+        suite = suites.setdefault((cell.release, cell.resolution),
+                                  TestSuite(f"{package} {cell.release} ({cell.resolution})"))
+        case = TestCase(cell.demo, classname=f"{cell.story}.{cell.variant}", time=cell.duration)
+        if cell.outcome in ("fail", "xpass"):
+            message = cell.error or ("declared known-broken, but it passes: " + cell.reason)
+            case.result = [Failure(message, cell.outcome)]
+        elif cell.outcome in ("timeout", "env-error"):
+            case.result = [Error(cell.error, cell.outcome)]
+        elif cell.outcome in ("skipped", "xfail", "not-run"):
+            case.result = [Skipped(cell.reason or cell.outcome, cell.outcome)]
+        if cell.outcome != "pass" and cell.output_tail:
+            case.system_out = cell.output_tail
+        if cell.outcome == "flaky":
+            case.system_err = cell.error
+        suite.add_testcase(case)
+    xml = JUnitXml()
+    for key in suites:
+        xml.add_testsuite(suites[key])
+    xml.update_statistics()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    xml.write(str(path), pretty=True)
+    return path

@@ -95,3 +95,46 @@ def test_nox_check_fails_clearly_on_a_bad_matrix(project):
     listing = subprocess.run([sys.executable, "-m", "nox", "-f", str(REPO / "noxfile.py"), "-l"],
                              capture_output=True, text=True, env=env, timeout=120)
     assert "release-" not in listing.stdout  # nothing is planned from an invalid matrix
+
+
+def test_new_profile_is_unseen_releases_after_the_baseline_plus_the_newest_of_each_line(project):
+    for name in ("classic", "modern", "deploy"):
+        project.demo(f"demos/{name}.py", "print('x')\n")
+    project.write_matrix(MATRIX)
+    matrix, _ = check_matrix(project.matrix)
+    snapshot = load_snapshot(project.root / "reports" / "releases.json")
+    recorded = {"0.15.13", "1.4.0", "2.20.20", "3.8.0", "2.5.0"}
+    plan = build_plan(matrix, snapshot, INSTALLED, recorded=recorded)
+    new = {s.release.version for s in plan.by_profile("new")}
+    versions = {r.version for r in plan.releases}
+    # after the newest recorded release of each line, nothing recorded: 1.4.1, 2.20.21+, 3.8.1+ …
+    assert {"1.4.1", "2.20.27", "3.9.1"} <= new and "3.8.0" not in new and "2.20.20" not in new
+    assert {v for v in versions if v.startswith("3.8.") and v != "3.8.0"} <= new
+    # … but not the old releases nobody ran on purpose, and the newest of each line always
+    assert "2.14.3" not in new and "0.14.0" not in new and "0.15.13" in new
+    assert "new" in plan.session_for("2.20.27").tags
+
+
+def test_shards_are_balanced_by_recorded_durations_and_deterministic(project):
+    from harness.plan import assign_shards, parse_shard
+
+    plan = _plan(project)
+    sessions = plan.by_profile("majors")
+    seconds = {"release-0.15.13-py3.10": 60, "release-1.4.1-py3.10": 50,
+               "release-2.20.27-py3.13": 250, "release-3.9.1-py3.13": 190}
+    shards = assign_shards(sessions, seconds, 2)
+    assert [[s.name for s in shard] for shard in shards] == [
+        ["release-2.20.27-py3.13", "release-1.4.1-py3.10"],
+        ["release-3.9.1-py3.13", "release-0.15.13-py3.10"],
+    ]
+    assert assign_shards(list(reversed(sessions)), seconds, 2) == shards  # the order given does not matter
+    three = assign_shards(sessions, seconds, 3)
+    assert sorted(s.name for shard in three for s in shard) == sorted(s.name for s in sessions)
+    assert parse_shard("2/4") == (2, 4)
+    for bad in ("0/4", "5/4", "2", "a/b"):
+        try:
+            parse_shard(bad)
+        except ValueError as exc:
+            assert "--shard" in str(exc)
+        else:
+            raise AssertionError(f"{bad} accepted")
