@@ -2,11 +2,13 @@
 
     nox                      default profile (majors), then the report
     nox --parallel auto      the same, one release session per core at a time (the README's main job)
-    nox -t minors            another profile: majors, minors, edges, all
+    nox -t minors            another profile: majors, minors, edges, all, new
     nox -k 2.14.3            one release (any session whose name matches)
-    nox -s check | report | refresh | tests
+    nox -s check | report | refresh | tests | bench
     nox -s pick -- 2.14.3
     nox -- --force           rerun cells whose inputs are unchanged (or MATRIX_FORCE=1)
+    nox -t majors -- --shard 2/4 [--profile majors]    one CI shard; nox -s shards -- 4 majors lists them
+    nox -s report -- --merge DIR... [--baseline FILE]  merge shards' records, diff against the baseline
 
 MATRIX_FILE points at another matrix (demo paths relative to it);
 MATRIX_RESOLUTION=latest resolves with today's dependencies.
