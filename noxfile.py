@@ -77,6 +77,7 @@ def refresh(session: nox.Session) -> None:
 @nox.session(default=False)
 def tests(session: nox.Session) -> None:
     """The harness's own test suite (pytest); pass pytest options after --."""
+    session.run(sys.executable, str(Path(__file__).parent / "tests" / "setup_browser.py"))  # chromium for the HTML test
     session.run(sys.executable, "-m", "pytest", *session.posargs)
 
 

@@ -24,6 +24,8 @@ from harness.matrix import PROFILES, RESOLUTIONS, MatrixError
 from harness.diff import diff_runs, summary_markdown
 from harness.plan import assign_shards, build_plan, parse_shard, recorded_releases, recorded_seconds
 from harness.releases import SnapshotError, load_snapshot, refresh_snapshot
+from harness.heatmap import draw_heatmap, profiles_covered
+from harness.html_report import write_html
 from harness.report import UnknownRelease, pick, write_junit, write_report
 from harness.results import MergeError, ResultSet, load_results_json, load_run_records
 from harness.session import BAD, run_session, store_for
@@ -150,7 +152,7 @@ def peak_memory_mb() -> float:
 
 
 def cmd_report(path: Path, args) -> int:
-    matrix, _ = check_matrix(path)
+    matrix, releases = check_matrix(path)
     store = store_for(matrix)
     baseline = load_baseline(matrix, getattr(args, "baseline", None))
     merge = getattr(args, "merge", None)
@@ -165,22 +167,84 @@ def cmd_report(path: Path, args) -> int:
         results = store.load()
     reports = matrix.resolve(matrix.settings.reports_dir)
     run_cells = list(run.cells.values())
-    written = [store.write_results_json(results), write_report(matrix, results),
-               write_junit(run_cells or list(results.cells.values()), reports / "junit.xml", matrix.settings.package)]
     diff = diff_runs(matrix, baseline, run)
     summary = summary_markdown(diff)
-    written.append(write_text(reports / "diff.md", summary))
-    print(f"{len(results.cells)} cells recorded, {len(run_cells)} from this run; wrote "
-          + ", ".join(_shown(p, matrix.root) for p in written))
+    images = draw_heatmap(matrix, releases, results, matrix.root / "images")
+    written = [
+        store.write_results_json(results), write_report(matrix, results),
+        write_junit(run_cells or list(results.cells.values()), reports / "junit.xml", matrix.settings.package),
+        write_text(reports / "diff.md", summary), write_html(matrix, releases, results, diff), *images,
+    ]
+    readme = update_picture_block(matrix, releases, results)
+    if readme is not None:
+        written.append(readme)
+    print_line_summary(matrix, results)
     counts = diff.counts()
     print(tabulate([(kind, counts[kind]) for kind in counts], headers=["diff against the baseline", "cells"]))
     for change in diff.of("regression")[:20]:
         print(f"REGRESSION {change.cell.demo} on {change.cell.release}: " + "; ".join(w for w in change.why if w))
+    print(f"{len(results.cells)} cells recorded, {len(run_cells)} from this run; wrote "
+          + ", ".join(_shown(p, matrix.root) for p in written))
+    print(f"HTML report: {written[4]}")
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as handle:
             handle.write(summary + "\n")
     return 1 if diff.gates else 0
+
+
+def print_line_summary(matrix, results: ResultSet) -> None:
+    """Cells per outcome for each major line: a rich table on a terminal, plain columns in CI logs."""
+    from packaging.version import Version
+
+    shown = ("pass", "flaky", "fail", "timeout", "env-error", "skipped", "xfail", "xpass")
+    counts: dict[str, dict[str, int]] = {}
+    for cell in results.cells.values():
+        line = f"{Version(cell.release).major}.x ({cell.resolution})"
+        counts.setdefault(line, dict.fromkeys(shown, 0))
+        if cell.outcome in shown:
+            counts[line][cell.outcome] += 1
+    rows = [[line, *(counts[line][o] for o in shown)] for line in sorted(counts)]
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="cells per line")
+        for header in ("line", *shown):
+            table.add_column(header, justify="left" if header == "line" else "right")
+        for row in rows:
+            table.add_row(*(str(v) for v in row))
+        Console().print(table)
+    else:
+        print(tabulate(rows, headers=["line", *shown]))
+
+
+PICTURE_START, PICTURE_END = "<!-- picture:start -->", "<!-- picture:end -->"
+
+
+def update_picture_block(matrix, releases, results: ResultSet) -> Path | None:
+    """The README's picture and its caption (date, profiles), between markers the report owns."""
+    readme = matrix.root / "README.md"
+    if not readme.is_file():
+        return None
+    text = readme.read_text(encoding="utf-8")
+    if PICTURE_START not in text or PICTURE_END not in text:
+        return None
+    cells = [c for c in results.cells.values() if c.resolution == matrix.settings.resolution]
+    recorded = {c.release for c in cells}
+    profiles = profiles_covered(matrix, releases, recorded) or ["explicit releases"]
+    newest = max((c.started for c in cells), default="")[:10]
+    block = "\n".join([
+        PICTURE_START,
+        "![Compatibility heatmap: demos as rows, releases as columns](images/compatibility.png)",
+        "",
+        f"_{len(cells)} cells ({matrix.settings.resolution}) from profiles {', '.join(profiles)}, run up to {newest}; "
+        "drawn by `nox -s report`. Details and filters: [`reports/index.html`](reports/index.html)._",
+        PICTURE_END,
+    ])
+    before, rest = text.split(PICTURE_START, 1)
+    readme.write_text(before + block + rest.split(PICTURE_END, 1)[1], encoding="utf-8")
+    return readme
 
 
 def load_baseline(matrix, explicit: Path | None) -> ResultSet:
@@ -221,13 +285,22 @@ def cmd_pick(path: Path, args) -> int:
     rows = pick(matrix, releases, store_for(matrix).load(), args.version, args.resolution)
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=1))
+        return 0
+    print(f"{matrix.settings.package} {args.version}: the variant of each story to show, "
+          "and the command that rehearses it in a fresh env\n")
+    table = [(r.story, r.variant, r.verdict, r.command or "-") for r in rows]
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        rich_table = Table(show_lines=True)
+        for header in ("story", "variant", "verdict", "rehearse by hand"):
+            rich_table.add_column(header, overflow="fold")
+        for row in table:
+            rich_table.add_row(*row)
+        Console().print(rich_table)
     else:
-        print(f"{matrix.settings.package} {args.version}: the variant of each story to show\n")
-        print(tabulate([(r.story, r.variant, r.verdict) for r in rows], headers=["story", "variant", "verdict"]))
-        print("\nTo rehearse by hand in a fresh env:")
-        for row in rows:
-            if row.command:
-                print(f"  # {row.story}\n  {row.command}")
+        print(tabulate(table, headers=["story", "variant", "verdict", "rehearse by hand"]))
     return 0
 
 

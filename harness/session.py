@@ -52,6 +52,11 @@ def support_hash(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
 
@@ -125,6 +130,20 @@ class _Session:
                 self.reusable[demo.path] = earlier
         self.runnable = [d for d in self.runnable if d.path not in self.reusable]
         self.wanted = {need for d in self.runnable for need in d.needs if need in PROVIDED}
+        self.expected = self.expected_seconds()
+
+    def expected_seconds(self) -> dict[str, float]:
+        """Each runnable demo's likely duration, from the baseline: this release, else its median elsewhere."""
+        baseline = self.store.load_baseline().cells
+        expected = {}
+        for demo in self.runnable:
+            here = baseline.get((demo.path, self.plan.release.version, self.plan.resolution))
+            if here is not None and here.duration:
+                expected[demo.path] = here.duration
+                continue
+            others = sorted(c.duration for c in baseline.values() if c.demo == demo.path and c.duration)
+            expected[demo.path] = others[len(others) // 2] if others else 5.0
+        return expected
 
     def env_requirements(self) -> tuple[str, ...]:
         """The env's extra requirements: the ranges' plus every claiming demo's (one env serves them all)."""
@@ -179,13 +198,18 @@ class _Session:
         total = len(self.plan.demos)
         done = itertools.count(1)
         log_lock = threading.Lock()
+        remaining = dict(self.expected) if env is not None else {}
 
         def run_one(demo: Demo) -> CellResult:
             cell = self.cell(demo, env, env_error, env_log)
-            detail = f" — {cell.error or cell.reason}" if cell.outcome in BAD + ("skipped", "xfail") else ""
+            detail = f" — {cell.error or cell.reason}" if cell.outcome in BAD + ("skipped", "xfail", "flaky") else ""
             timing = "reused: inputs unchanged" if cell.reused else f"{cell.duration:.1f}s"
             with log_lock:
-                self.log(f"[{next(done)}/{total}] {demo.path} on {self.plan.release.version}: {cell.outcome} ({timing}){detail}")
+                remaining.pop(demo.path, None)
+                left = sum(remaining.values()) / self.jobs
+                eta = f" · about {_duration(left)} left" if remaining else ""
+                self.log(f"[{next(done)}/{total}] {demo.path} on {self.plan.release.version}: {cell.outcome} "
+                         f"({timing}){detail}{eta}")
             return cell
 
         jobs = self.jobs if env is not None else 1

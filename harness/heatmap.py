@@ -1,0 +1,92 @@
+"""Recorded cells → images/compatibility.png and .svg: the matrix at a glance, for the README."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from packaging.version import Version
+
+from harness.matrix import PROFILES, Matrix
+from harness.releases import Release, select_releases
+from harness.results import ResultSet
+
+OUTCOME_COLOURS = {
+    "pass": "#2e9d4f", "flaky": "#9ccc65", "fail": "#d7322f", "timeout": "#f08c00", "env-error": "#8e44ad",
+    "skipped": "#9aa5b1", "xfail": "#5b6b7a", "xpass": "#1f78c8",
+}
+IN_RANGE_NOT_RUN, OUT_OF_RANGE = "#e9edf1", "#ffffff"
+
+
+def profiles_covered(matrix: Matrix, releases: list[Release], recorded: set[str]) -> list[str]:
+    """The profiles whose every release (per demo range) has recorded cells: what the picture reflects."""
+    covered = []
+    for profile in PROFILES:
+        if profile == "new":
+            continue
+        wanted = set()
+        for demo in matrix.demos:
+            wanted |= {r.version for r in select_releases([r for r in releases if demo.claims(r.parsed)], profile)}
+        if wanted and wanted <= recorded:
+            covered.append(profile)
+    return covered
+
+
+def draw_heatmap(matrix: Matrix, releases: list[Release], results: ResultSet, images: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    resolution = matrix.settings.resolution
+    cells = {(c.demo, c.release): c for c in results.cells.values() if c.resolution == resolution}
+    columns = sorted({release for _, release in cells}, key=Version)
+    demos = list(matrix.demos)
+    palette = [OUT_OF_RANGE, IN_RANGE_NOT_RUN] + list(OUTCOME_COLOURS.values())
+    index = {outcome: i + 2 for i, outcome in enumerate(OUTCOME_COLOURS)}
+    grid = []
+    for demo in demos:
+        row = []
+        for version in columns:
+            cell = cells.get((demo.path, version))
+            if cell is not None and cell.outcome in index:
+                row.append(index[cell.outcome])
+            else:
+                row.append(1 if demo.claims(Version(version)) else 0)
+        grid.append(row)
+    width = max(8.0, 2.5 + 0.28 * len(columns))
+    height = max(4.0, 1.6 + 0.2 * len(demos))
+    fig, ax = plt.subplots(figsize=(width, height), dpi=110)
+    ax.imshow(grid, cmap=ListedColormap(palette), vmin=0, vmax=len(palette) - 1, aspect="auto", interpolation="nearest")
+    ax.set_xticks(range(len(columns)), columns, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(demos)), [f"{d.story} · {d.variant}" for d in demos], fontsize=7)
+    ax.set_xticks([x - 0.5 for x in range(1, len(columns))], minor=True)
+    ax.set_yticks([y - 0.5 for y in range(1, len(demos))], minor=True)
+    ax.grid(which="minor", color="white", linewidth=0.8)
+    ax.tick_params(which="minor", length=0)
+    previous = None
+    for x, version in enumerate(columns):  # a line between major lines
+        major = Version(version).major
+        if previous is not None and major != previous:
+            ax.axvline(x - 0.5, color="#1d2733", linewidth=1.5)
+        previous = major
+    recorded = {release for _, release in cells}
+    profiles = profiles_covered(matrix, releases, recorded) or ["explicit releases"]
+    newest = max((c.started for c in cells.values()), default="")[:10] or dt.date.today().isoformat()
+    ax.set_title(f"{matrix.settings.package} demos × releases ({resolution}) — {len(cells)} cells, "
+                 f"profiles {', '.join(profiles)}, run up to {newest}", fontsize=9, loc="left")
+    handles = [Patch(color=colour, label=outcome) for outcome, colour in OUTCOME_COLOURS.items()]
+    handles += [Patch(facecolor=IN_RANGE_NOT_RUN, label="in range, not run"),
+                Patch(facecolor=OUT_OF_RANGE, edgecolor="#c9d1d9", label="outside the range")]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False)
+    fig.tight_layout()
+    images.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix in ("png", "svg"):
+        path = images / f"compatibility.{suffix}"
+        fig.savefig(path, metadata={"Date": None} if suffix == "svg" else {})
+        written.append(path)
+    plt.close(fig)
+    return written

@@ -1,0 +1,123 @@
+"""The HTML report in a real headless browser (Debian's chromium + chromedriver, driven by Selenium).
+
+The page is rendered from the repository's committed results plus one record
+whose output holds a `<script>` tag, loaded from disk, and used as a reader
+would: click a cell, read its details, filter, type a customer version.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.check import check_matrix
+from harness.html_report import report_data, render_html
+from harness.results import CellResult, load_results_json
+from tests.conftest import REPO
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+ARTIFACTS = REPO / ".matrix" / "test-artifacts"
+HOSTILE = "<script>window.pwned = true</script><img src=x onerror=\"window.pwned=true\">"
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.fail("chromium and chromedriver are needed: `nox -s tests` installs Debian's chromium and chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    matrix, releases = check_matrix(REPO / "matrix.toml")
+    results = load_results_json(REPO / "reports" / "results.json")
+    victim = next(c for c in results.cells.values() if c.demo == "demos/core/hello_etl_modern.py" and c.release == "3.9.1")
+    results.cells[victim.key] = dataclasses.replace(victim, outcome="fail", error="boom " + HOSTILE, output_tail="printed " + HOSTILE)
+    html = tmp_path_factory.mktemp("html") / "index.html"
+    html.write_text(render_html(report_data(matrix, releases, results, None)), encoding="utf-8")
+    assert "<script>window.pwned" not in html.read_text()  # the JSON carries it escaped
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,1000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.get(html.as_uri())
+    yield driver
+    driver.quit()
+
+
+def _cell(driver, demo, release, resolution="as-released"):
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, f'td.cell[data-id="{demo}|{release}|{resolution}"]')
+
+
+def test_clicking_a_cell_shows_its_details_and_hostile_output_stays_text(page):
+    from selenium.webdriver.common.by import By
+
+    _cell(page, "demos/core/hello_etl_modern.py", "3.9.1").click()
+    details = page.find_element(By.ID, "cell-details").text
+    assert "demos/core/hello_etl_modern.py on 3.9.1" in details
+    assert "fail" in details and "Python" in details and "3.13" in details
+    output = page.find_element(By.ID, "detail-output").text
+    assert "<script>window.pwned = true</script>" in output          # shown as text …
+    assert page.execute_script("return window.pwned === undefined")  # … and never run
+    assert "Dependency freeze" in details and "prefect==3.9.1" in details
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.save_screenshot(str(ARTIFACTS / "report-details.png"))
+    assert (ARTIFACTS / "report-details.png").stat().st_size > 10_000
+
+
+def test_filters_by_outcome_line_story_and_search(page):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    rows = lambda: page.find_elements(By.CSS_SELECTOR, "#grid tbody tr")  # noqa: E731
+    everything = len(rows())
+    Select(page.find_element(By.ID, "story-filter")).select_by_value("hello-etl")
+    assert {r.get_attribute("data-story") for r in rows()} == {"hello-etl"}
+    Select(page.find_element(By.ID, "story-filter")).select_by_value("")
+    Select(page.find_element(By.ID, "line-filter")).select_by_value("1")
+    versions = {th.get_attribute("data-version") for th in page.find_elements(By.CSS_SELECTOR, "th.ver")}
+    assert versions and all(v.startswith("1.") for v in versions)
+    Select(page.find_element(By.ID, "line-filter")).select_by_value("")
+    search = page.find_element(By.ID, "search")
+    search.send_keys("forecast")
+    assert rows() and all("forecast" in r.get_attribute("data-demo") for r in rows())
+    search.clear()
+    search.send_keys(" ")
+    search.clear()
+    for box in page.find_elements(By.CSS_SELECTOR, "input.outcome-filter"):
+        if box.get_attribute("value") != "fail":
+            box.click()
+    failing = rows()
+    assert 0 < len(failing) < everything
+    assert "demos/core/hello_etl_modern.py" in {r.get_attribute("data-demo") for r in failing}
+    for box in page.find_elements(By.CSS_SELECTOR, "input.outcome-filter"):
+        if box.get_attribute("value") != "fail":
+            box.click()
+    assert len(rows()) == everything
+
+
+def test_the_customer_box_highlights_the_column_and_answers_like_pick(page):
+    from selenium.webdriver.common.by import By
+
+    from harness.cli import main as harness_main  # noqa: F401  (the same pick the CLI prints)
+    from harness.report import pick
+
+    box = page.find_element(By.ID, "customer")
+    box.clear()
+    box.send_keys("1.4.1")
+    highlighted = page.find_elements(By.CSS_SELECTOR, "th.ver.hl")
+    assert [th.get_attribute("data-version") for th in highlighted] == ["1.4.1"]
+    table = page.find_element(By.ID, "customer-table").text
+    matrix, releases = check_matrix(REPO / "matrix.toml")
+    expected = pick(matrix, releases, load_results_json(REPO / "reports" / "results.json"), "1.4.1")
+    for row in expected:
+        assert f"{row.story} {row.variant} {row.verdict}"[:60] in table.replace("\n", " ")
+    page.save_screenshot(str(ARTIFACTS / "report-customer.png"))
+    box.clear()
+    box.send_keys("1.4.9")
+    assert "nearest: 1.4.0, 1.4.1" in page.find_element(By.ID, "customer-unknown").text
