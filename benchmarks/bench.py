@@ -157,6 +157,7 @@ import nox
 nox.options.default_venv_backend = "virtualenv"
 nox.options.download_python = "never"
 CELLS = {cells!r}
+PROJECT = {project!r}  # the demo repository: demos run from its root, as the harness runs them
 
 
 def _wait_healthy(url, seconds=180):
@@ -192,6 +193,8 @@ def demos(session, release, constraints, demos):
         env["PREFECT_API_URL"] = api
         session.run("prefect", "work-pool", "create", "bench-pool", "--type", "process", env=env, silent=True)
         background.append(subprocess.Popen([bin_dir + "/prefect", "worker", "start", "--pool", "bench-pool"], env=env, start_new_session=True))
+    session.chdir(PROJECT)
+    failed = []
     try:
         for demo, needs, era_env in demos:
             home = tempfile.mkdtemp()
@@ -205,12 +208,29 @@ def demos(session, release, constraints, demos):
                 env["PREFECT_API_URL"] = api
             if "process-worker" in needs:
                 env["DEMO_WORK_POOL"] = "bench-pool"
-            session.run("python", demo, env=env)
+            try:
+                session.run("python", demo, env=env)
+            except CommandFailed:  # keep going: every demo runs, as in the harness
+                failed.append(os.path.basename(demo))
     finally:
         for proc in background:
             os.killpg(proc.pid, 15)
             proc.wait()
+    if failed:
+        session.error("failed: " + ", ".join(failed))
 '''
+
+
+def committed_freezes(sessions) -> dict[str, list[str]]:
+    """Each release's dependency freeze as the committed results recorded it."""
+    data = json.loads((ROOT / "reports" / "results.json").read_text())
+    found = {}
+    for session, _, _ in sessions:
+        cell = next((c for c in data["cells"] if c["release"] == session.release.version
+                     and c["resolution"] == "as-released" and c.get("freeze_hash") in data["freezes"]), None)
+        if cell is not None:
+            found[session.release.version] = data["freezes"][cell["freeze_hash"]]
+    return found
 
 
 def write_baseline(base: Path, sessions, freezes: dict[str, list[str]]) -> Path:
@@ -223,7 +243,7 @@ def write_baseline(base: Path, sessions, freezes: dict[str, list[str]]) -> Path:
         era_env = {k: v for k, v in settings.env.items()}
         cells.append((session.candidates[0].path, session.release.version, str(constraints),
                       [(str(base / "ours" / d.path), list(d.needs), era_env) for d in demos]))
-    (folder / "noxfile.py").write_text(BASELINE_NOXFILE.format(cells=cells))
+    (folder / "noxfile.py").write_text(BASELINE_NOXFILE.format(cells=cells, project=str(base / "ours")))
     return folder
 
 
@@ -334,6 +354,7 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="majors")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "RESULTS.md"))
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument("--warmup", action="store_true", help="run ours once first even when freezes are committed")
     parser.add_argument("--releases", nargs="*", help="only these releases of the profile (a quick smoke run)")
     args = parser.parse_args(argv)
     base = Path(tempfile.mkdtemp(prefix="harness-bench-"))
@@ -350,13 +371,16 @@ def main(argv=None) -> int:
     order = [s.name for s in longest_first(plan, ROOT / "reports" / "results.json")]
     names = sorted((session.name for session, _, _ in sessions), key=order.index)
 
-    log("warm-up: fills uv's cache and records the freezes the baseline installs")
-    run_ours(project, names, True, logs, "warmup-ours")
-    freezes = {}
-    records = [json.loads(l) for l in (project / ".matrix" / "results.jsonl").read_text().splitlines()]
-    for session, _, _ in sessions:
-        cell = next(c for c in records if c["release"] == session.release.version and c["freeze_hash"])
-        freezes[session.release.version] = (project / ".matrix" / "freezes" / f"{cell['freeze_hash']}.txt").read_text().split()
+    freezes = committed_freezes(sessions)
+    if args.warmup or len(freezes) < len(sessions):
+        log("warm-up: fills uv's cache and records the freezes the baseline installs")
+        run_ours(project, names, True, logs, "warmup-ours")
+        records = [json.loads(l) for l in (project / ".matrix" / "results.jsonl").read_text().splitlines()]
+        for session, _, _ in sessions:
+            cell = next(c for c in records if c["release"] == session.release.version and c["freeze_hash"])
+            freezes[session.release.version] = (project / ".matrix" / "freezes" / f"{cell['freeze_hash']}.txt").read_text().split()
+    else:
+        log("freezes from reports/results.json (as-released resolution is reproducible); no ours warm-up (--warmup forces one)")
     baseline = write_baseline(base, sessions, freezes)
     with WebhookReceiver() as hook:
         webhook = hook.url_for("bench")
