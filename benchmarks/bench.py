@@ -376,7 +376,7 @@ def main(argv=None) -> int:
     log(f"workload: {len(sessions)} envs, {cells} cells ({args.profile}, as-released)")
     project = make_project(base)
     # in the order the noxfile declares them (longest first), as `nox --parallel auto` would start them
-    order = [s.name for s in longest_first(plan, ROOT / "reports" / "results.json")]
+    order = [s.name for s in longest_first(plan)]
     names = sorted((session.name for session, _, _ in sessions), key=order.index)
 
     freezes = committed_freezes(sessions)
@@ -415,9 +415,16 @@ LOG_LINE = re.compile(r"\[bench [0-9:]+\] (?P<label>[\w.-]+): (?P<rest>.*)$")
 def results_from_log(args) -> int:
     """RESULTS.md from the lines a run logged: its rounds, re-run and floor, as measured then."""
     rounds: dict[int, dict] = {}
-    floor = {"build": {}, "import": {}, "bodies": {}}
+    floor = {"build": {}, "import": {}, "bodies": {}, "counted": 0}
     rerun_s = None
     for line in args.from_log.read_text().splitlines():
+        floor_line = re.search(r"floor (\S+): build ([\d.]+)s, import ([\d.]+)s, (\d+) bodies ([\d.]+)s", line)
+        if floor_line:
+            version = floor_line[1]
+            floor["build"][version] = float(floor_line[2])
+            floor["import"][version] = float(floor_line[3])
+            floor["bodies"][version] = {f"{floor_line[4]} demos": float(floor_line[5])}
+            floor["counted"] += int(floor_line[4])
         match = LOG_LINE.match(line)
         if not match:
             continue
@@ -432,17 +439,6 @@ def results_from_log(args) -> int:
                 r["tree_mb"] = float(re.search(r"whole run ([\d.]+) MB", rest)[1])
         elif label == "ours-no-change":
             rerun_s = float(re.match(r"([\d.]+)s", rest)[1])
-        elif label == "floor" or label.startswith("floor"):
-            pass
-    for line in args.from_log.read_text().splitlines():
-        match = re.search(r"floor (\S+): build ([\d.]+)s, import ([\d.]+)s, (\d+) bodies ([\d.]+)s", line)
-        if match:
-            version = match[1]
-            floor["build"][version] = float(match[2])
-            floor["import"][version] = float(match[3])
-            floor["bodies"][version] = {f"{match[4]} demos": float(match[5])}
-            floor.setdefault("counted", 0)
-            floor["counted"] += int(match[4])
     complete = [r for _, r in sorted(rounds.items()) if {"baseline", "ours"} <= set(r)]
     if not complete or rerun_s is None or not floor["build"]:
         raise SystemExit(f"{args.from_log}: no complete round, re-run or floor lines found (is it a bench.py log?)")

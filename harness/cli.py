@@ -19,11 +19,10 @@ from pathlib import Path
 from tabulate import tabulate
 
 from harness.check import check_matrix
-from harness.interpreters import discover_interpreters
 from harness.matrix import PROFILES, RESOLUTIONS, MatrixError
 from harness.diff import diff_runs, summary_markdown
-from harness.plan import assign_shards, build_plan, parse_shard, recorded_releases, recorded_seconds
-from harness.releases import SnapshotError, load_snapshot, refresh_snapshot
+from harness.plan import assign_shards, load_plan, parse_shard
+from harness.releases import SnapshotError, refresh_snapshot
 from harness.heatmap import draw_heatmap, profiles_covered
 from harness.html_report import write_html
 from harness.report import UnknownRelease, pick, write_junit, write_report
@@ -84,13 +83,8 @@ def cmd_check(path: Path, args) -> int:
 
 
 def _plan(path: Path, resolution: str | None, only: list[str] | None = None, probe: bool = False):
-    matrix, _ = check_matrix(path)
-    snapshot = load_snapshot(matrix.resolve(matrix.settings.releases_file))
-    interpreters = discover_interpreters(cache=matrix.resolve(matrix.settings.state_dir) / "interpreters.json")
-    resolution = resolution or matrix.settings.resolution
-    recorded = recorded_releases(matrix.resolve(matrix.settings.reports_dir) / "results.json", resolution)
     try:
-        return build_plan(matrix, snapshot, interpreters, resolution, only=only, recorded=recorded, probe=probe)
+        return load_plan(path, resolution, only=only, probe=probe)
     except ValueError as exc:
         raise UnknownRelease(str(exc)) from None
 
@@ -128,8 +122,7 @@ def cmd_run(path: Path, args) -> int:
             index, count = parse_shard(args.shard)
         except ValueError as exc:
             raise SystemExit(f"error: {exc}") from None
-        baseline = plan.matrix.resolve(plan.matrix.settings.reports_dir) / "results.json"
-        sessions = assign_shards(sessions, recorded_seconds(plan, baseline), count)[index - 1]
+        sessions = assign_shards(sessions, plan.seconds, count)[index - 1]
         print(f"shard {args.shard}: {', '.join(s.name for s in sessions) or 'no sessions'}", flush=True)
     bad = 0
     for number, session in enumerate(sessions, 1):
@@ -170,10 +163,11 @@ def cmd_report(path: Path, args) -> int:
     diff = diff_runs(matrix, baseline, run)
     summary = summary_markdown(diff)
     images = draw_heatmap(matrix, releases, results, matrix.root / "images")
+    page = write_html(matrix, releases, results, diff)
     written = [
         store.write_results_json(results), write_report(matrix, results),
         write_junit(run_cells or list(results.cells.values()), reports / "junit.xml", matrix.settings.package),
-        write_text(reports / "diff.md", summary), write_html(matrix, releases, results, diff), *images,
+        write_text(reports / "diff.md", summary), page, *images,
     ]
     readme = update_picture_block(matrix, releases, results)
     if readme is not None:
@@ -185,7 +179,7 @@ def cmd_report(path: Path, args) -> int:
         print(f"REGRESSION {change.cell.demo} on {change.cell.release}: " + "; ".join(w for w in change.why if w))
     print(f"{len(results.cells)} cells recorded, {len(run_cells)} from this run; wrote "
           + ", ".join(_shown(p, matrix.root) for p in written))
-    print(f"HTML report: {written[4]}")
+    print(f"HTML report: {page}")
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as handle:

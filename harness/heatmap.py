@@ -9,12 +9,10 @@ from packaging.version import Version
 
 from harness.matrix import PROFILES, Matrix
 from harness.releases import Release, select_releases
+from harness.report import COLOURS
 from harness.results import ResultSet
 
-OUTCOME_COLOURS = {
-    "pass": "#2e9d4f", "flaky": "#9ccc65", "fail": "#d7322f", "timeout": "#f08c00", "env-error": "#8e44ad",
-    "skipped": "#9aa5b1", "xfail": "#5b6b7a", "xpass": "#1f78c8",
-}
+OUTCOME_COLOURS = {o: c for o, c in COLOURS.items() if o != "not-run"}
 IN_RANGE_NOT_RUN, OUT_OF_RANGE = "#e9edf1", "#ffffff"
 
 

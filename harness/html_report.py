@@ -17,7 +17,7 @@ from packaging.version import Version
 from harness.diff import Diff
 from harness.matrix import Matrix
 from harness.releases import Release
-from harness.report import MEANINGS, UnknownRelease, pick
+from harness.report import COLOURS, MEANINGS, UnknownRelease, pick
 from harness.results import OUTCOMES, ResultSet
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -25,10 +25,6 @@ TEMPLATES = Path(__file__).with_name("templates")
 SYMBOLS_HTML = {
     "pass": "✓", "flaky": "≈", "fail": "✗", "timeout": "T", "env-error": "E", "skipped": "–",
     "xfail": "x", "xpass": "!", "not-run": "·",
-}
-COLOURS = {
-    "pass": "#2e9d4f", "flaky": "#9ccc65", "fail": "#d7322f", "timeout": "#f08c00", "env-error": "#8e44ad",
-    "skipped": "#9aa5b1", "xfail": "#5b6b7a", "xpass": "#1f78c8", "not-run": "#eef0f2",
 }
 
 

@@ -12,7 +12,7 @@ import nox
 
 from harness.cli import jobs_from_environ, peak_memory_mb
 from harness.matrix import MatrixError
-from harness.plan import Plan, SessionPlan, assign_shards, load_plan, longest_first, parse_shard, recorded_seconds
+from harness.plan import Plan, SessionPlan, assign_shards, load_plan, longest_first, parse_shard
 from harness.releases import SnapshotError
 from harness.session import BAD, run_session
 
@@ -24,8 +24,7 @@ def register_release_sessions(matrix_path: Path, resolution: str | None = None) 
     except (MatrixError, SnapshotError) as exc:
         return str(exc)
     default = plan.matrix.settings.default_profile
-    baseline = plan.matrix.resolve(plan.matrix.settings.reports_dir) / "results.json"
-    for session_plan in longest_first(plan, baseline):  # --parallel starts them in this order
+    for session_plan in longest_first(plan):  # --parallel starts them in this order
         nox.session(
             name=session_plan.name,
             tags=session_plan.tags,
@@ -62,8 +61,7 @@ def report_options(posargs: list[str]) -> list[str]:
 
 def shard_of(plan: Plan, profile: str, count: int) -> dict[str, int]:
     """Session name → its shard (1-based) among the profile's sessions."""
-    baseline = plan.matrix.resolve(plan.matrix.settings.reports_dir) / "results.json"
-    shards = assign_shards(plan.by_profile(profile), recorded_seconds(plan, baseline), count)
+    shards = assign_shards(plan.by_profile(profile), plan.seconds, count)
     return {s.name: number for number, shard in enumerate(shards, 1) for s in shard}
 
 
@@ -74,8 +72,7 @@ def shard_list(noxfile: Path, count: int, profile: str) -> dict:
     names = {entry["name"] for entry in json.loads(listed.stdout) if entry["name"].startswith("release-")}
     plan = load_plan(Path(os.environ.get("MATRIX_FILE") or noxfile.with_name("matrix.toml")),
                      os.environ.get("MATRIX_RESOLUTION"))
-    baseline = plan.matrix.resolve(plan.matrix.settings.reports_dir) / "results.json"
-    seconds = recorded_seconds(plan, baseline)
+    seconds = plan.seconds
     sessions = [s for s in plan.sessions if s.name in names]
     shards = assign_shards(sessions, seconds, count)
     return {"include": [

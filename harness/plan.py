@@ -45,6 +45,7 @@ class Plan:
     matrix: Matrix
     releases: list[Release]  # usable releases of the snapshot
     sessions: list[SessionPlan]
+    seconds: dict[str, float] = field(default_factory=dict)  # per session: its demos' time in the baseline
 
     def session_for(self, version: str) -> SessionPlan | None:
         return next((s for s in self.sessions if s.release.version == version), None)
@@ -127,8 +128,9 @@ def build_plan(
     return Plan(matrix=matrix, releases=releases, sessions=sessions)
 
 
-def load_plan(matrix_path: Path, resolution: str | None = None) -> Plan:
-    """Matrix + snapshot + interpreters → the plan (what the noxfile and the CLI use)."""
+def load_plan(matrix_path: Path, resolution: str | None = None, only: list[str] | None = None,
+              probe: bool = False) -> Plan:
+    """Matrix + snapshot + interpreters + the baseline → the plan (what the noxfile and the CLI use)."""
     from harness.check import check_matrix  # a run never starts on an invalid matrix
 
     matrix, _ = check_matrix(matrix_path)
@@ -136,28 +138,26 @@ def load_plan(matrix_path: Path, resolution: str | None = None) -> Plan:
     state = matrix.resolve(matrix.settings.state_dir)
     interpreters = discover_interpreters(cache=state / "interpreters.json")
     resolution = resolution or matrix.settings.resolution
-    baseline = matrix.resolve(matrix.settings.reports_dir) / "results.json"
-    return build_plan(matrix, snapshot, interpreters, resolution, recorded=recorded_releases(baseline, resolution))
+    cells = baseline_cells(matrix.resolve(matrix.settings.reports_dir) / "results.json")
+    recorded = {c.get("release") for c in cells if c.get("resolution") == resolution}
+    plan = build_plan(matrix, snapshot, interpreters, resolution, only=only, recorded=recorded, probe=probe)
+    plan.seconds = session_seconds(plan, cells)
+    return plan
 
 
-def recorded_releases(results_json: Path, resolution: str) -> set[str]:
+def baseline_cells(results_json: Path) -> list[dict]:
     try:
-        cells = json.loads(results_json.read_text(encoding="utf-8")).get("cells", [])
+        return json.loads(results_json.read_text(encoding="utf-8")).get("cells", [])
     except (OSError, ValueError):
-        return set()
-    return {c.get("release") for c in cells if c.get("resolution") == resolution}
+        return []
 
 
-def recorded_seconds(plan: Plan, results_json: Path) -> dict[str, float]:
-    """Each session's total demo time in the committed results: what it will likely cost again.
+def session_seconds(plan: Plan, cells: list[dict]) -> dict[str, float]:
+    """Each session's total demo time in the baseline: what it will likely cost again.
 
     Used to start the longest sessions first (nox --parallel keeps the order
     sessions are declared in) and, for sharding, to balance the shards.
     """
-    try:
-        cells = json.loads(results_json.read_text(encoding="utf-8")).get("cells", [])
-    except (OSError, ValueError):
-        cells = []
     per_release: dict[tuple[str, str], float] = {}
     for cell in cells:
         key = (cell.get("release"), cell.get("resolution"))
@@ -165,9 +165,8 @@ def recorded_seconds(plan: Plan, results_json: Path) -> dict[str, float]:
     return {s.name: per_release.get((s.release.version, s.resolution), 0.0) for s in plan.sessions}
 
 
-def longest_first(plan: Plan, results_json: Path) -> list[SessionPlan]:
-    seconds = recorded_seconds(plan, results_json)
-    return sorted(plan.sessions, key=lambda s: -seconds[s.name])
+def longest_first(plan: Plan) -> list[SessionPlan]:
+    return sorted(plan.sessions, key=lambda s: -plan.seconds.get(s.name, 0.0))
 
 
 def parse_shard(text: str) -> tuple[int, int]:

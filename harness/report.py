@@ -24,6 +24,10 @@ SYMBOLS = {
     "xpass": "❗",
     "not-run": "·",
 }
+COLOURS = {  # the HTML page and the PNG share them
+    "pass": "#2e9d4f", "flaky": "#9ccc65", "fail": "#d7322f", "timeout": "#f08c00", "env-error": "#8e44ad",
+    "skipped": "#9aa5b1", "xfail": "#5b6b7a", "xpass": "#1f78c8", "not-run": "#eef0f2",
+}
 MEANINGS = {
     "pass": "the demo ran and its own checks held",
     "flaky": "failed, then passed on an immediate retry (does not gate CI)",
