@@ -278,7 +278,8 @@ def measure_floor(base: Path, plan, sessions, freezes: dict[str, list[str]]) -> 
                         f"prefect=={version}", "--constraint", str(constraints)], check=True)
         floor["build"][version] = time.monotonic() - started
         work = base / "floor" / f"{version}-work"
-        environ = isolated_environ(settings.env, "prefect", work)
+        pycache = env_dir / "pycache"  # as the harness runs an env: bytecode compiled once, kept outside the sources
+        environ = isolated_environ(settings.env, "prefect", work, pycache=pycache)
         started = time.monotonic()
         subprocess.run([str(env_dir / "bin" / "python"), "-c", "import prefect"], env=environ, check=True)
         floor["import"][version] = time.monotonic() - started
@@ -290,7 +291,7 @@ def measure_floor(base: Path, plan, sessions, freezes: dict[str, list[str]]) -> 
                     services.start_worker(settings.worker, "floor-pool")
                     services.exports["DEMO_WORK_POOL"] = "floor-pool"
             warm = WarmRunner(env_dir / "bin" / "python", ("prefect",), settings.warm.reset if settings.warm else "",
-                              isolated_environ(settings.env, "prefect", work / "warm", services.exports), base / "ours",
+                              isolated_environ(settings.env, "prefect", work / "warm", services.exports, pycache=pycache), base / "ours",
                               work / "warm.log")
             try:
                 for demo in demos:
@@ -301,7 +302,8 @@ def measure_floor(base: Path, plan, sessions, freezes: dict[str, list[str]]) -> 
                     if "local-storage" in demo.needs:
                         (cell / "storage").mkdir(parents=True, exist_ok=True)
                         extra["DEMO_STORAGE_DIR"] = str(cell / "storage")
-                    result = warm.run(base / "ours" / demo.path, base / "ours", isolated_environ(settings.env, "prefect", cell, extra),
+                    cell_env = isolated_environ(settings.env, "prefect", cell, extra, pycache=pycache)
+                    result = warm.run(base / "ours" / demo.path, base / "ours", cell_env,
                                       work / f"{Path(demo.path).stem}.log", demo.timeout or 300)
                     if result is None or result.exit_code != 0:
                         log(f"floor: {demo.path} on {version} did not pass in a warm process; its body is not counted")

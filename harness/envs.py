@@ -63,6 +63,11 @@ class BuiltEnv:
         return ".".join(self.python_version.split(".")[:2])
 
     @property
+    def pycache(self) -> Path:
+        """Where every interpreter of this env keeps compiled bytecode (PYTHONPYCACHEPREFIX)."""
+        return self.path / "pycache"
+
+    @property
     def freeze_hash(self) -> str:
         return freeze_hash(self.freeze)
 
@@ -137,16 +142,25 @@ def build_env(
     raise EnvBuildError("; ".join(attempts))
 
 
-def run_canary(env: BuiltEnv, spec: EnvSpec, extra: dict[str, str], log_file: Path) -> None:
-    """The era's built-in check: import, version, a flow with mapped tasks. Raises EnvBuildError."""
+def run_canary(env: BuiltEnv, spec: EnvSpec, extra: dict[str, str], log_file: Path, warm=None) -> None:
+    """The era's built-in check: import, version, a flow with mapped tasks. Raises EnvBuildError.
+
+    With a ready warm runner (harness.runner.WarmRunner) it runs forked from it, as the demos will.
+    """
     if spec.canary is None:
         return
     with tempfile.TemporaryDirectory(prefix="harness-canary-") as work:
-        environ = isolated_environ(spec.settings.env, spec.package, Path(work), extra)
-        result = run_process([str(env.python), str(spec.canary), spec.release.version], 300, Path(work), environ)
+        environ = isolated_environ(spec.settings.env, spec.package, Path(work), extra, pycache=env.pycache)
+        log_path = Path(work) / "canary.log"
+        result = None
+        if warm is not None:
+            result = warm.run(spec.canary, Path(work), environ, log_path, 300, args=[spec.release.version])
+        if result is None:
+            result = run_process([str(env.python), str(spec.canary), spec.release.version], 300, Path(work), environ)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("a", encoding="utf-8") as log:
-        log.write(f"$ canary {spec.canary.name} {spec.release.version}\n{result.output}")
+        how = "forked from the warm runner" if warm is not None else "a fresh interpreter"
+        log.write(f"$ canary {spec.canary.name} {spec.release.version} ({how})\n{result.output}")
     if result.timed_out or result.exit_code != 0:
         raise EnvBuildError(f"canary failed: {'timed out' if result.timed_out else error_summary(result.output)}")
 

@@ -173,7 +173,7 @@ _SETTINGS_TYPES: dict[str, type | tuple[type, ...]] = {
 _DEMO_KEYS = {"path", "story", "variant", "releases", "requirements", "timeout", "python", "needs", "xfail", "warm"}
 _XFAIL_KEYS = {"releases", "reason"}
 _RANGE_KEYS = {"releases", "constraints", "requirements", "python", "resolution", "env", "canary", "server", "worker", "warm"}
-_WARM_KEYS = {"preload", "reset"}
+_WARM_KEYS = {"preload", "reset", "commands"}
 _SERVER_KEYS = {"command", "env", "url", "health", "export", "timeout"}
 _WORKER_KEYS = {"command", "setup", "env", "ready", "timeout"}
 _TOP_KEYS = {"harness", "ranges", "demos"}
@@ -361,7 +361,11 @@ def _parse_warm(c: _Collector, where: str, table: Any) -> WarmConfig | None:
             compile(reset, f"{where}.reset", "exec")
         except SyntaxError as exc:
             c.add(f"{where}.reset", f"not valid Python: {exc.msg} (line {exc.lineno})")
-    return WarmConfig(preload=preload, reset=reset)
+    commands = c.strings(f"{where}.commands", table.get("commands"))
+    for i, name in enumerate(commands):
+        if not name or "/" in name:
+            c.add(f"{where}.commands[{i}]", f"expected the name of a script in the env's bin folder, got {name!r}")
+    return WarmConfig(preload=preload, reset=reset, commands=tuple(commands))
 
 
 def _env_table(c: _Collector, where: str, env: Any) -> tuple[tuple[str, str], ...]:

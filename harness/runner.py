@@ -11,6 +11,7 @@ import json
 import os
 import queue
 import re
+import shlex
 import signal
 import subprocess
 import tempfile
@@ -39,10 +40,14 @@ def isolated_environ(
     workdir: Path,
     extra: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
+    pycache: Path | None = None,
 ) -> dict[str, str]:
     """The caller's environment minus anything that would leak into the run, plus a fresh home.
 
-    `template` values may use {home} (the fresh HOME), {tmp} (the run's temp dir) and `values`.
+    `template` values may use {home} (the fresh HOME), {tmp} (the run's temp dir), {storage}
+    (an empty folder for the run's results) and `values`. With `pycache` (the env's bytecode
+    folder) compiled modules are kept there, outside the sources, and reused by every later
+    interpreter of the env: importing from source alone costs about twice as much.
     """
     prefix = package.upper().replace("-", "_") + "_"
     environ = {
@@ -51,11 +56,18 @@ def isolated_environ(
     }
     home = workdir / "home"
     tmp = workdir / "tmp"
-    home.mkdir(parents=True, exist_ok=True)
-    tmp.mkdir(parents=True, exist_ok=True)
-    environ.update(HOME=str(home), TMPDIR=str(tmp), PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+    storage = workdir / "storage"
+    for folder in (home, tmp, storage):
+        folder.mkdir(parents=True, exist_ok=True)
+    environ.update(HOME=str(home), TMPDIR=str(tmp), PYTHONUNBUFFERED="1")
+    if pycache is None:
+        environ["PYTHONDONTWRITEBYTECODE"] = "1"
+        environ.pop("PYTHONPYCACHEPREFIX", None)
+    else:
+        environ.pop("PYTHONDONTWRITEBYTECODE", None)
+        environ["PYTHONPYCACHEPREFIX"] = str(pycache)
     for key, value in template.items():
-        environ[key] = value.format(home=home, tmp=tmp, **(values or {}))
+        environ[key] = value.format(home=home, tmp=tmp, storage=storage, **(values or {}))
     environ.update(extra or {})
     return environ
 
@@ -133,14 +145,18 @@ def _finish(log_path: Path, keep_log: bool, secrets: list[str] | None, exit_code
 
 
 WARM_SCRIPT = Path(__file__).with_name("warm_runner.py")
+WARM_EXEC = Path(__file__).with_name("warm_exec.py")
+WARM_EXEC_VARIABLE = "HARNESS_WARM_EXEC"  # tells warm_exec.py where the warm runner listens
 
 
 @dataclass(frozen=True)
 class WarmConfig:
-    """[ranges.warm]: modules to import once per env, and code each forked child runs first."""
+    """[ranges.warm]: modules to import once per env, code each forked child runs first, and
+    the env's scripts (`commands`) whose calls fork from the warm runner too."""
 
     preload: tuple[str, ...]
     reset: str = ""
+    commands: tuple[str, ...] = ()
 
 
 class WarmRunner:
@@ -152,9 +168,13 @@ class WarmRunner:
     """
 
     def __init__(self, python: Path, preload: tuple[str, ...], reset: str, environ: dict[str, str],
-                 cwd: Path, log_path: Path, startup_timeout: float = 180.0):
-        """Start the warm parent; it imports in the background until wait_ready()."""
+                 cwd: Path, log_path: Path, startup_timeout: float = 180.0, exec_socket: Path | None = None):
+        """Start the warm parent; it imports in the background until wait_ready().
+
+        With `exec_socket` it also serves commands started through warm_exec.py (see exec_prefix).
+        """
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.python = python
         self.log_path = log_path
         self.startup_timeout = startup_timeout
         self.info: dict = {}
@@ -166,7 +186,8 @@ class WarmRunner:
         self._broken = False
         with log_path.open("ab") as err:
             self.proc = subprocess.Popen(
-                [str(python), str(WARM_SCRIPT), *preload], cwd=cwd, env=dict(environ, HARNESS_WARM_RESET=reset),
+                [str(python), str(WARM_SCRIPT), *preload], cwd=cwd,
+                env=dict(environ, HARNESS_WARM_RESET=reset, HARNESS_WARM_EXEC_LISTEN=str(exec_socket or "")),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, start_new_session=True,
                 preexec_fn=die_with_parent,
             )
@@ -206,8 +227,18 @@ class WarmRunner:
             self._ready_event.set()
         return bool(self.info.get("ready")) and not self._broken and self.proc.poll() is None
 
+    @property
+    def exec_socket(self) -> str:
+        """The socket commands fork from ("" when the runner serves none)."""
+        return self.info.get("exec", "") if self.ready else ""
+
+    def exec_prefix(self) -> list[str]:
+        """The words that start `-m MODULE ...` or `SCRIPT ...` forked from this runner, with the
+        socket in $HARNESS_WARM_EXEC; without it they start a plain interpreter of the env."""
+        return [str(self.python), "-S", str(WARM_EXEC)]
+
     def run(self, script: Path, cwd: Path, env: dict[str, str], log_path: Path, timeout: float,
-            secrets: list[str] | None = None, watch: str = "") -> ProcessResult | None:
+            secrets: list[str] | None = None, watch: str = "", args: list[str] | None = None) -> ProcessResult | None:
         """Run a script in a forked child; None when it must run as a plain subprocess instead.
 
         `watch` is an environment prefix: a demo that changes such variables while it
@@ -225,7 +256,7 @@ class WarmRunner:
             self._replies[request_id] = replies
         started = time.monotonic()
         request = {"id": request_id, "script": str(script), "cwd": str(cwd), "env": env, "log": str(log_path),
-                   "watch": watch}
+                   "watch": watch, "args": list(args or [])}
         try:
             try:
                 with self._lock:
@@ -268,6 +299,22 @@ class WarmRunner:
             except subprocess.TimeoutExpired:
                 pass
         kill_group(self.proc.pid, self.proc)
+
+
+def write_shims(folder: Path, env_bin: Path, prefix: list[str], names: tuple[str, ...]) -> list[str]:
+    """Scripts named like the env's own that start them forked from the warm runner; put `folder` first on PATH."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        target = env_bin / name
+        if not target.is_file():
+            continue
+        shim = folder / name
+        words = " ".join(shlex.quote(w) for w in [*prefix, str(target)])
+        shim.write_text(f'#!/bin/sh\nexec {words} "$@"\n')
+        shim.chmod(0o755)
+        written.append(name)
+    return written
 
 
 def _get(replies: queue.Queue, timeout: float) -> dict | None:

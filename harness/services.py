@@ -51,6 +51,12 @@ class ServiceError(Exception):
     """A service did not come up; the message carries its last log lines."""
 
 
+def env_path(env_dir: Path, shims: Path | None, path: str) -> str:
+    """PATH as in the activated env, with the warm shims (when there are any) before its own scripts."""
+    first = ([str(shims)] if shims is not None else []) + [str(env_dir / "bin")]
+    return ":".join(first + ([path] if path else []))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
@@ -84,6 +90,9 @@ class Services:
     running: list[_Running] = field(default_factory=list)
     exports: dict[str, str] = field(default_factory=dict)
     server_log: Path | None = None
+    api_url: str = ""
+    shims: Path | None = None  # scripts that fork from the env's warm runner; found before the env's own
+    python_command: str = ""  # how to start the env's Python ({python} in a worker's set-up); "" = the env's python
 
     def __enter__(self) -> "Services":
         return self
@@ -94,15 +103,17 @@ class Services:
     def _command(self, words: tuple[str, ...], **values: str) -> list[str]:
         """Fill placeholders; a first word the env has as a script runs from the env."""
         args = [w.format(**values) for w in words]
-        local = self.env_dir / "bin" / args[0]
-        if local.exists():
-            args[0] = str(local)
+        for folder in (self.shims, self.env_dir / "bin"):
+            if folder is not None and (folder / args[0]).exists():
+                args[0] = str(folder / args[0])
+                break
         return args
 
     def _environ(self, template: tuple[tuple[str, str], ...], name: str, **values: str) -> dict[str, str]:
-        environ = isolated_environ(dict(template), self.package, self.run_dir / name, values=values)
+        environ = isolated_environ(dict(template), self.package, self.run_dir / name, values=values,
+                                   pycache=self.env_dir / "pycache")
         environ.update(self.exports)
-        environ["PATH"] = f"{self.env_dir / 'bin'}:{environ.get('PATH', '')}"
+        environ["PATH"] = env_path(self.env_dir, self.shims, environ.get("PATH", ""))
         return environ
 
     def _spawn(self, name: str, args: list[str], environ: dict[str, str], log_path: Path) -> _Running:
@@ -138,6 +149,7 @@ class Services:
                 with urllib.request.urlopen(health, timeout=2) as response:
                     if response.status == 200:
                         self.exports[config.export] = url
+                        self.api_url = url
                         self.log(f"API server healthy at {url} in {time.monotonic() - started:.1f}s")
                         return url
             except OSError:
@@ -148,7 +160,9 @@ class Services:
         )
 
     def start_worker(self, config: WorkerConfig, pool: str) -> None:
-        values = dict(pool=pool, url=next(iter(self.exports.values()), ""))
+        values = dict(pool=pool, url=self.api_url, workdir=str(self.run_dir / "worker"),
+                      python=self.python_command or str(self.env_dir / "bin" / "python"),
+                      harness=str(Path(__file__).parent))
         log_path = self.run_dir / "worker.log"
         environ = self._environ(config.env, "worker", **values)
         started = time.monotonic()

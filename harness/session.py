@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import hashlib
 import itertools
+import os
 import re
 import shutil
 import signal
@@ -21,8 +22,9 @@ from harness.matrix import Demo, Matrix
 from harness.needs import PROVIDED, check_needs, secret_values
 from harness.plan import SessionPlan
 from harness.results import CellResult, ResultStore, now_iso
-from harness.runner import WarmRunner, classify, error_summary, isolated_environ, run_process, tail
-from harness.services import ServiceError, Services, WebhookReceiver
+from harness.runner import (WARM_EXEC_VARIABLE, WarmRunner, classify, error_summary, isolated_environ, run_process,
+                            tail, write_shims)
+from harness.services import ServiceError, Services, WebhookReceiver, env_path
 
 Log = Callable[[str], None]
 BAD = ("fail", "timeout", "env-error", "xpass")
@@ -186,6 +188,8 @@ class _Session:
             except EnvBuildError as exc:
                 env_error = str(exc)
                 env_log = self.relative(self.run_dir / f"env-py{self.plan.candidates[0].minor}.log")
+        if env is not None and self.warm_pending is not None:
+            self.adopt_warm_runner(env)
         if env is not None and "process-worker" in self.wanted:
             # the worker comes up while the first demos run; a demo that needs it waits for it
             self.worker_thread = threading.Thread(target=self.start_worker, name="start-worker", daemon=True)
@@ -193,8 +197,6 @@ class _Session:
             self.stack.callback(self.worker_thread.join)
         if env is not None and "webhook" in self.wanted:
             self.receiver = self.stack.enter_context(WebhookReceiver())
-        if env is not None and self.warm_pending is not None:
-            self.adopt_warm_runner()
         total = len(self.plan.demos)
         done = itertools.count(1)
         log_lock = threading.Lock()
@@ -245,16 +247,17 @@ class _Session:
         def prepare(env: BuiltEnv) -> None:
             if self.services is not None:
                 self.services.stop_all()
+            self.spawn_warm_runner(env)  # first: services started through it stop before it does
             self.services = self.stack.enter_context(
                 Services(self.matrix.settings.package, env.path, self.run_dir, self.log, cwd=self.matrix.root))
-            self.spawn_warm_runner(env)
             if settings.server is not None:
                 try:
                     self.services.start_server(settings.server)
                 except ServiceError as exc:
                     raise EnvBuildError(str(exc)) from None
             if not env.reused:
-                run_canary(env, spec, self.services.exports, self.run_dir / f"env-py{env.minor}.log")
+                warm = self.warm_pending if self.warm_pending is not None and self.warm_pending.ready else None
+                run_canary(env, spec, self.services.exports, self.run_dir / f"env-py{env.minor}.log", warm)
 
         state = self.matrix.resolve(self.matrix.settings.state_dir)
         env = build_env(spec, self.plan.candidates, state / "envs", self.run_dir, self.matrix.settings.fallbacks,
@@ -271,20 +274,32 @@ class _Session:
         if self.settings.warm is None or not self.warm_allowed:
             return
         work = self.run_dir / "warm"
-        environ = isolated_environ(self.settings.env, self.matrix.settings.package, work)
+        environ = isolated_environ(self.settings.env, self.matrix.settings.package, work, pycache=env.pycache)
+        exec_socket = None
+        if self.settings.warm.commands:
+            # a short folder of its own: a socket path must stay under 108 bytes
+            folder = tempfile.mkdtemp(prefix="harness-warm-", dir="/tmp" if Path("/tmp").is_dir() else None)
+            self.stack.callback(shutil.rmtree, folder, True)
+            exec_socket = Path(folder) / "exec.sock"
         self.warm_pending = WarmRunner(env.python, self.settings.warm.preload, self.settings.warm.reset, environ,
-                                       self.matrix.root, self.run_dir / "warm.log")
+                                       self.matrix.root, self.run_dir / "warm.log", exec_socket=exec_socket)
         self.stack.callback(self.warm_pending.close)
 
-    def adopt_warm_runner(self) -> None:
+    def adopt_warm_runner(self, env: BuiltEnv) -> None:
         warm = self.warm_pending
-        if warm.ready:
-            self.warm = warm
-            self.log(f"warm runner ready: {', '.join(self.settings.warm.preload)} imported in {warm.info['seconds']}s")
-        else:
+        if not warm.ready:
             why = warm.info.get("error") or f"{warm.info.get('threads')} threads after import: fork is unsafe"
             self.log(f"no warm runner ({why}); demos run as plain subprocesses")
-
+            return
+        self.warm = warm
+        self.log(f"warm runner ready: {', '.join(self.settings.warm.preload)} imported in {warm.info['seconds']}s")
+        if warm.exec_socket and self.services is not None:
+            prefix = warm.exec_prefix()
+            shims = write_shims(self.run_dir / "shims", env.path / "bin", prefix, self.settings.warm.commands)
+            self.services.shims = self.run_dir / "shims"
+            self.services.python_command = " ".join(prefix)
+            self.services.exports[WARM_EXEC_VARIABLE] = warm.exec_socket
+            self.log(f"warm commands: {', '.join(shims) or 'none found'} (and worker flow runs) fork from it too")
     def start_worker(self) -> None:
         pool = f"demos-{_slug(self.plan.release.version)}"
         try:
@@ -338,9 +353,11 @@ class _Session:
             if "webhook" in demo.needs and self.receiver is not None:
                 extra["DEMO_WEBHOOK_URL"] = self.receiver.url_for(_slug(f"{demo.path}-{started}"))
             if "local-storage" in demo.needs:
-                (Path(work) / "storage").mkdir()
-                extra["DEMO_STORAGE_DIR"] = str(Path(work) / "storage")
-            environ = isolated_environ(self.settings.env, self.matrix.settings.package, Path(work), extra)
+                extra["DEMO_STORAGE_DIR"] = str(Path(work) / "storage")  # isolated_environ makes it
+            # as in the activated env; the env's warm shims first, when there are any
+            extra["PATH"] = env_path(env.path, self.services.shims if self.services else None, os.environ.get("PATH", ""))
+            environ = isolated_environ(self.settings.env, self.matrix.settings.package, Path(work), extra,
+                                       pycache=env.pycache)
             script = self.matrix.resolve(demo.path)
             result = None
             if self.warm is not None and demo.warm:

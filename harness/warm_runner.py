@@ -2,7 +2,7 @@
 
 Started by harness.runner.WarmRunner as `python warm_runner.py MODULE...` (with
 the reset code in $HARNESS_WARM_RESET). It imports the modules, then reads one
-JSON request per line on stdin: {"script", "cwd", "env", "log"}. For each it
+JSON request per line on stdin: {"script", "args", "cwd", "env", "log"}. For each it
 forks a child that takes the request's environment and cwd as its own, runs
 the reset code (so settings read at import time are read again from the new
 environment), and runs the script as `__main__`, exactly as `python script`
@@ -17,6 +17,13 @@ once; per request {"id": i, "pid": n} when its child starts and {"id": i,
 When the parent has more than one thread, forking is unsafe: it replies
 {"ready": false, ...} and the harness runs demos as plain subprocesses.
 
+With $HARNESS_WARM_EXEC_LISTEN (a socket path) it also serves commands that
+the package itself starts as fresh interpreters (its CLI, the flow runs a
+worker launches): harness/warm_exec.py connects, hands over its stdin,
+stdout and stderr, argv, environment and cwd, and waits; the parent forks a
+child that becomes that command. The socket appears only once the parent is
+ready, so a command started earlier runs as a plain interpreter.
+
 Stdlib only, Python 3.7 syntax: it runs in every era's interpreter.
 """
 import ctypes
@@ -25,6 +32,9 @@ import json
 import os
 import runpy
 import select
+import signal
+import socket
+import struct
 import sys
 import threading
 import time
@@ -32,6 +42,7 @@ import traceback
 
 PR_SET_PDEATHSIG = 1
 SIGTERM = 15
+FD_COUNT = 3  # a command's stdin, stdout and stderr
 
 
 def reply(message):
@@ -44,6 +55,14 @@ def die_with_parent():
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, SIGTERM)
     except (OSError, AttributeError):
         pass
+
+
+def close_all(fds):
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def run_child(request, reset_code):
@@ -64,7 +83,7 @@ def run_child(request, reset_code):
     os.environ.update(request["env"])
     os.chdir(request["cwd"])
     script = request["script"]
-    sys.argv = [script]
+    sys.argv = [script] + list(request.get("args") or [])
     sys.path[0] = os.path.dirname(os.path.abspath(script))
     watch = request.get("watch") or "\0"
     before = dict((k, v) for k, v in os.environ.items() if k.startswith(watch))
@@ -90,15 +109,116 @@ def run_child(request, reset_code):
     raise SystemExit(code)  # a normal interpreter exit: the demo's atexit handlers run
 
 
-def serve(reset_code):
-    """Fork a child per request line; report each child's exit. Ends when stdin closes and all children ended."""
+def become_command(request, fds, reset_code):
+    """In the forked child: take over the caller's stdio, argv, environment and cwd; run; exit."""
+    os.setsid()
+    die_with_parent()
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+    close_all([fd for fd in fds if fd > 2])
+    sys.stdin = open(0, "r", closefd=False)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    argv = request["argv"]
+    code = 0
+    try:
+        if reset_code:
+            exec(compile(reset_code, "<harness warm reset>", "exec"), {})
+        if argv[0] == "-m":
+            sys.argv = [argv[1]] + argv[2:]
+            sys.path[0] = os.getcwd()  # as `python -m` does
+            import warnings
+            with warnings.catch_warnings():  # the module is already imported in this warm parent
+                warnings.filterwarnings("ignore", category=RuntimeWarning, module="runpy")
+                runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+        else:
+            sys.argv = list(argv)
+            sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
+            runpy.run_path(argv[0], run_name="__main__")
+    except SystemExit as exc:
+        code = exc.code
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    if code is not None and not isinstance(code, int):
+        sys.stderr.write("%s\n" % (code,))
+        code = 1
+    raise SystemExit(code)
+
+
+def accept_command(listener, reset_code, inherited):
+    """Read one command request and its descriptors; fork the child. Returns (conn, pid) or None."""
+    conn, _ = listener.accept()
+    conn.settimeout(10)
+    data, fds = b"", []
+    try:
+        while not data.endswith(b"\n"):
+            chunk, ancillary, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(FD_COUNT * 4))
+            for level, kind, payload in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds += list(struct.unpack("%di" % (len(payload) // 4), payload[: len(payload) // 4 * 4]))
+            if not chunk:
+                break
+            data += chunk
+        request = json.loads(data.decode("utf-8"))
+    except (OSError, ValueError):
+        close_all(fds)
+        conn.close()
+        return None
+    if len(fds) != FD_COUNT:
+        close_all(fds)
+        conn.close()
+        return None
+    pid = os.fork()
+    if pid == 0:
+        for sock in inherited + [listener, conn]:
+            sock.close()
+        become_command(request, fds, reset_code)  # never returns
+    close_all(fds)
+    sys.stderr.write("%s command %d: %s\n" % (time.strftime("%H:%M:%S"), pid, " ".join(request["argv"])))
+    sys.stderr.flush()
+    conn.settimeout(None)
+    conn.sendall(("pid %d\n" % pid).encode())
+    return conn, pid
+
+
+def serve(reset_code, listener=None):
+    """Fork a child per request line or command connection; report each child's exit.
+
+    Ends when stdin closes and all demo children ended; command children still
+    running then are stopped.
+    """
     children = {}  # pid -> request id
+    commands = {}  # pid -> the connection of the command it serves
+    abandoned = set()  # commands whose caller died; already killed
     buffer = b""
     stdin_open = True
     while stdin_open or children:
         if stdin_open:
-            readable, _, _ = select.select([0], [], [], 0.05)
-            if readable:
+            watched = [0] + ([listener] if listener is not None else []) + [
+                c for p, c in commands.items() if p not in abandoned]
+            readable, _, _ = select.select(watched, [], [], 0.05)
+            for conn in [r for r in readable if r not in (0, listener)]:
+                pid = next(p for p, c in commands.items() if c is conn)
+                try:
+                    gone = not conn.recv(1, socket.MSG_PEEK)
+                except OSError:
+                    gone = True
+                if gone:  # the caller died: its command must not outlive it
+                    abandoned.add(pid)
+                    try:
+                        os.killpg(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+            if listener is not None and listener in readable:
+                inherited = list(commands.values())
+                accepted = accept_command(listener, reset_code, inherited)
+                if accepted is not None:
+                    commands[accepted[1]] = accepted[0]
+            if 0 in readable:
                 chunk = os.read(0, 65536)
                 if not chunk:
                     stdin_open = False
@@ -110,25 +230,54 @@ def serve(reset_code):
                     request = json.loads(line.decode("utf-8"))
                     pid = os.fork()
                     if pid == 0:
+                        for sock in list(commands.values()) + ([listener] if listener is not None else []):
+                            sock.close()
                         run_child(request, reset_code)  # never returns
                     children[pid] = request.get("id")
                     reply({"id": request.get("id"), "pid": pid})
         else:
             time.sleep(0.05)
-        while children:
+        while children or commands:
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 break
-            if pid not in children:
-                continue
             code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
-            reply({"id": children.pop(pid), "exit": code})
+            if pid in commands:
+                abandoned.discard(pid)
+                conn = commands.pop(pid)
+                try:
+                    conn.sendall(("exit %d\n" % code).encode())
+                except OSError:
+                    pass
+                conn.close()
+            elif pid in children:
+                reply({"id": children.pop(pid), "exit": code})
+    for pid, conn in commands.items():
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        conn.close()
+
+
+def listen(path):
+    if not path:
+        return None
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(16)
+    return listener
 
 
 def main(argv):
     started = time.time()
     die_with_parent()
     reset_code = os.environ.pop("HARNESS_WARM_RESET", "")
+    socket_path = os.environ.pop("HARNESS_WARM_EXEC_LISTEN", "")
     try:
         for module in argv[1:]:
             importlib.import_module(module)
@@ -143,10 +292,21 @@ def main(argv):
                "threads": threading.active_count(), "seconds": 0})
         return 1
     threads = threading.active_count()
-    reply({"ready": threads == 1, "threads": threads, "seconds": round(time.time() - started, 3)})
+    listener = listen(socket_path) if threads == 1 else None
+    reply({"ready": threads == 1, "threads": threads, "seconds": round(time.time() - started, 3),
+           "exec": socket_path if listener is not None else ""})
     if threads != 1:
         return 0
-    serve(reset_code)
+    parent = os.getpid()
+    try:
+        serve(reset_code, listener)
+    finally:
+        if listener is not None and os.getpid() == parent:  # children leave through here too
+            listener.close()
+            try:
+                os.unlink(socket_path)
+            except OSError:
+                pass
     return 0
 
 

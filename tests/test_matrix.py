@@ -72,6 +72,9 @@ def test_check_command_accepts_a_good_matrix(project):
         (('package = "prefect"', 'package = "prefect"\ntimeout = "long"'), "harness.timeout", "expected a number"),
         (('package = "prefect"', 'package = "prefect"\nresolution = "newest"'), "harness.resolution", "as-released"),
         (('story = "hello"', 'story = "hello"\ntimeout = -1'), ".timeout", "positive number"),
+        (('env = { PREFECT_HOME = "{home}/.prefect" }',
+          'env = { PREFECT_HOME = "{home}/.prefect" }\n[ranges.warm]\npreload = ["x"]\ncommands = ["bin/x"]'),
+         "ranges[0].warm.commands[0]", "name of a script in the env's bin folder"),
     ],
 )
 def test_each_bad_matrix_is_rejected_naming_the_key(project, edit, key, expected):

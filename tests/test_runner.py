@@ -59,6 +59,21 @@ def test_isolated_environ_gives_a_fresh_home_and_drops_leaks(tmp_path, monkeypat
     assert env["SCRATCH"] == str(tmp_path / "tmp" / "x")
     assert "PREFECT_API_URL" not in env and "PYTHONPATH" not in env
     assert env["PATH"] == os.environ["PATH"]
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1" and "PYTHONPYCACHEPREFIX" not in env
+
+
+def test_an_envs_interpreters_share_one_bytecode_folder_outside_the_sources(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "somemod.py").write_text("VALUE = 1\n")
+    pycache = tmp_path / "env" / "pycache"
+    env = isolated_environ({"RESULTS": "{storage}"}, "x", tmp_path / "w", {"PYTHONPATH": str(lib)}, pycache=pycache)
+    assert env["RESULTS"] == str(tmp_path / "w" / "storage") and (tmp_path / "w" / "storage").is_dir()
+    assert "PYTHONDONTWRITEBYTECODE" not in env
+    run = run_process([sys.executable, "-c", "import somemod"], timeout=30, cwd=tmp_path, env=env)
+    assert run.exit_code == 0, run.output
+    assert list(pycache.rglob("somemod*.pyc")), "the compiled module is kept in the env's folder"
+    assert not (lib / "__pycache__").exists(), "and not next to the source"
 
 
 def test_output_is_captured_to_the_log_and_secrets_redacted(tmp_path):

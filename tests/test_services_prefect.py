@@ -70,7 +70,7 @@ needs = ["process-worker", "local-storage"]
 
 
 def test_one_server_per_env_on_2x_and_3x_and_a_deployment_through_a_worker(prefect_project):
-    done = prefect_project.harness("run", "2.20.27", "3.9.1", "--no-report")
+    done = prefect_project.harness("run", "2.20.27", "3.9.1", "--no-report", "--jobs", "1")  # the probes count runs in turn
     lines = (prefect_project.root / ".matrix" / "results.jsonl").read_text().splitlines()
     cells = {(c["demo"].split("/")[-1], c["release"]): c for c in map(json.loads, lines)}
     outcomes = {k: c["outcome"] for k, c in cells.items()}
@@ -86,8 +86,13 @@ def test_one_server_per_env_on_2x_and_3x_and_a_deployment_through_a_worker(prefe
         server_log = logs / session / "server.log"
         assert server_log.read_text().count("starting server") == 1, session  # both demos shared it
         pids += service_pids(server_log)
-    pids += service_pids(logs / "release-3.9.1-py3.13" / "worker.log")
+    worker_log = logs / "release-3.9.1-py3.13" / "worker.log"
+    pids += service_pids(worker_log)
     assert len(pids) == 3
+    # the worker, and the flow run it launched, were forked from the env's warm runner
+    forked = (logs / "release-3.9.1-py3.13" / "warm.log").read_text()
+    assert "worker start --pool" in forked and "-m prefect.engine" in forked, forked
+    assert "went away" not in worker_log.read_text()  # stopped before the warm runner, not by it
     assert wait_dead(pids, 10) == []
     # the second probe saw the first probe's run: the same server served both
     for release in ("2.20.27", "3.9.1"):

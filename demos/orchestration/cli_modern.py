@@ -9,10 +9,11 @@ an operator would from a terminal or a cron job:
     prefect work-pool inspect <pool>           # type, status, job template
     prefect deployment ls                      # which deployments exist
     prefect deployment run <flow>/<deployment> --param label=... --params '{...}'
-    prefect flow-run ls                        # recent runs and their states
+    prefect flow-run ls --flow-name <flow>     # recent runs and their states
     prefect flow-run inspect <id>              # one run in full
 
-Each command runs as a subprocess with the env's own ``prefect`` script, and
+Each command runs as a subprocess: the ``prefect`` on PATH, as an operator
+would type it (the env's own script when the env is activated), and
 the demo checks what it printed and, through the Python client, that the run
 it started really completed with the parameters given on the command line.
 
@@ -27,6 +28,7 @@ Needs: PREFECT_API_URL, DEMO_WORK_POOL with a worker, DEMO_STORAGE_DIR.
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -46,7 +48,7 @@ from prefect.utilities.asyncutils import sync_compatible  # noqa: E402
 sys.path.insert(0, str(HERE))
 from _deploy import deploy_to_pool  # noqa: E402
 
-PREFECT = os.path.join(os.path.dirname(sys.executable), "prefect")
+PREFECT = shutil.which("prefect") or os.path.join(os.path.dirname(sys.executable), "prefect")
 WAIT_SECONDS = 120
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -121,9 +123,11 @@ def main():
     if run.parameters != {"label": "from-cli", "numbers": [2, 3]}:
         fail("run got parameters %r" % (run.parameters,))
 
-    # Flow runs: listed, and inspect shows it completed.
-    if run.name not in cli("flow-run", "ls"):
-        fail("`flow-run ls` does not list %s" % run.name)
+    # Flow runs: listed (this flow's, newest first; other work on the same
+    # server must not push ours off the page), and inspect shows it completed.
+    flow_name = full_name.split("/", 1)[0]
+    if run.name not in cli("flow-run", "ls", "--flow-name", flow_name, "--limit", "100"):
+        fail("`flow-run ls --flow-name %s` does not list %s" % (flow_name, run.name))
     inspected = cli("flow-run", "inspect", run_id)
     if run_id not in inspected or "COMPLETED" not in inspected.upper():
         fail("`flow-run inspect` does not show %s as completed" % run_id)

@@ -1,0 +1,165 @@
+"""Commands the package starts by itself (its CLI, a worker's flow runs) fork from the warm runner.
+
+Each test starts a real warm runner with an exec socket and calls commands
+through harness/warm_exec.py the way a worker or a demo would: as a plain
+subprocess, with its own stdin/stdout/stderr, environment, cwd and argv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.runner import WARM_EXEC_VARIABLE, WarmRunner, isolated_environ, write_shims
+from tests.test_services import alive, wait_dead
+
+STATE_MODULE = """
+import os
+IMPORTED_WITH = os.environ.get("MARK", "none")
+"""
+
+PROBE = """
+import json, os, sys, statemod
+print(json.dumps({
+    "imported_with": statemod.IMPORTED_WITH, "reset_with": getattr(statemod, "RESET_WITH", None),
+    "mark": os.environ.get("MARK"), "argv": sys.argv[1:], "cwd": os.getcwd(), "name": __name__,
+    "stdin": sys.stdin.read(),
+}))
+sys.stderr.write("to stderr\\n")
+sys.exit(int(os.environ.get("EXIT", "0")))
+"""
+
+
+@pytest.fixture
+def warm(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "statemod.py").write_text(STATE_MODULE)
+    (lib / "probe_mod.py").write_text(PROBE)
+    environ = isolated_environ({}, "statemod", tmp_path / "parent", {"PYTHONPATH": str(lib), "MARK": "parent"})
+    reset = "import os, statemod\nstatemod.RESET_WITH = os.environ.get('MARK')\n"
+    folder = tempfile.mkdtemp(prefix="hw-test-", dir="/tmp")
+    runner = WarmRunner(Path(sys.executable), ("statemod",), reset, environ, tmp_path, tmp_path / "warm.log",
+                        exec_socket=Path(folder) / "exec.sock")
+    assert runner.ready, runner.info
+    yield runner, tmp_path, lib
+    runner.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _environ(runner, tmp_path, lib, **extra):
+    env = isolated_environ({}, "statemod", tmp_path / "caller", {"PYTHONPATH": str(lib), "MARK": "child", **extra})
+    if runner is not None:
+        env[WARM_EXEC_VARIABLE] = runner.exec_socket
+    return env
+
+
+def _call(prefix, args, env, cwd, stdin=""):
+    return subprocess.run([*prefix, *args], env=env, cwd=cwd, input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def test_a_command_forks_from_the_warm_parent_with_the_callers_stdio_env_cwd_and_exit_code(warm):
+    runner, tmp_path, lib = warm
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE)
+    workdir = tmp_path / "elsewhere"
+    workdir.mkdir()
+    done = _call(runner.exec_prefix(), [str(script), "a", "b c"], _environ(runner, tmp_path, lib, EXIT="3"), workdir,
+                 stdin="from the caller")
+    assert done.returncode == 3, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["imported_with"] == "parent"  # imported once, in the warm parent: this is a fork
+    assert seen["reset_with"] == "child"  # the reset code read the caller's environment
+    assert seen["mark"] == "child" and seen["argv"] == ["a", "b c"] and seen["cwd"] == str(workdir)
+    assert seen["name"] == "__main__" and seen["stdin"] == "from the caller"
+    assert done.stderr == "to stderr\n"
+
+
+def test_a_module_runs_as_main_like_python_dash_m(warm):
+    runner, tmp_path, lib = warm
+    done = _call(runner.exec_prefix(), ["-m", "probe_mod", "--flag"], _environ(runner, tmp_path, lib), tmp_path)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["imported_with"] == "parent" and seen["name"] == "__main__" and seen["argv"] == ["--flag"]
+
+
+def test_without_the_socket_it_is_a_plain_interpreter(warm):
+    runner, tmp_path, lib = warm
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE)
+    env = _environ(None, tmp_path, lib, EXIT="4")
+    done = _call(runner.exec_prefix(), [str(script), "x"], env, tmp_path)
+    assert done.returncode == 4
+    seen = json.loads(done.stdout)
+    assert seen["imported_with"] == "child" and seen["reset_with"] is None and seen["argv"] == ["x"]
+    env[WARM_EXEC_VARIABLE] = str(tmp_path / "no-such.sock")  # a runner that is gone: the same
+    again = _call(runner.exec_prefix(), [str(script)], env, tmp_path)
+    assert again.returncode == 4 and json.loads(again.stdout)["imported_with"] == "child"
+
+
+def test_a_shim_named_like_the_envs_script_calls_it_through_the_warm_runner(warm):
+    runner, tmp_path, lib = warm
+    env_bin = tmp_path / "envbin"
+    env_bin.mkdir()
+    (env_bin / "tool").write_text(PROBE)
+    assert write_shims(tmp_path / "shims", env_bin, runner.exec_prefix(), ("tool", "absent")) == ["tool"]
+    env = _environ(runner, tmp_path, lib)
+    env["PATH"] = f"{tmp_path / 'shims'}:{env['PATH']}"
+    done = subprocess.run("tool 'one arg'", shell=True, env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["imported_with"] == "parent" and seen["argv"] == ["one arg"]
+
+
+SLEEPER = """
+import os, signal, sys, time
+open(sys.argv[1], "w").write(str(os.getpid()))
+def stop(signum, frame):
+    open(sys.argv[1] + ".signal", "w").write(str(signum))
+    sys.exit(7)
+signal.signal(signal.SIGTERM, stop)
+time.sleep(60)
+"""
+
+
+def _start_sleeper(runner, tmp_path, lib):
+    script = tmp_path / "sleeper.py"
+    script.write_text(SLEEPER)
+    pid_file = tmp_path / "child.pid"
+    caller = subprocess.Popen([*runner.exec_prefix(), str(script), str(pid_file)], env=_environ(runner, tmp_path, lib),
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline and caller.poll() is None, caller.communicate()
+        time.sleep(0.05)
+    return caller, pid_file, int(pid_file.read_text())
+
+
+def test_signals_reach_the_command_and_its_exit_status_comes_back(warm):
+    runner, tmp_path, lib = warm
+    caller, pid_file, child = _start_sleeper(runner, tmp_path, lib)
+    assert child != caller.pid  # the work happens in the forked child, not in the stand-in
+    caller.send_signal(signal.SIGTERM)  # what a worker does to cancel a flow run
+    assert caller.wait(timeout=30) == 7
+    assert Path(str(pid_file) + ".signal").read_text() == str(int(signal.SIGTERM))
+    assert wait_dead([child]) == []
+
+
+def test_a_command_whose_caller_is_killed_dies_too(warm):
+    runner, tmp_path, lib = warm
+    caller, _, child = _start_sleeper(runner, tmp_path, lib)
+    assert alive(child)
+    caller.kill()  # SIGKILL cannot be passed on: the warm runner sees the caller's socket close
+    caller.wait(timeout=30)
+    assert wait_dead([child]) == []
