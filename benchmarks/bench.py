@@ -8,7 +8,9 @@
   freeze as pip constraints, so it installs what works), each demo run with
   session.run("python", demo) on Prefect's default local backend, one after
   the other. Demos that need a worker get a server and worker the session
-  starts itself, as a user would have to.
+  starts itself, as a user would have to. It gets the era's environment and
+  the worker's polling settings from matrix.toml, as ours does, so the
+  comparison is not about poll intervals.
 - ours: `nox --parallel auto` (the README's main job) on the same cells, with
   cold env folders.
 - floor: per env, building it from the warm package cache plus one
@@ -173,8 +175,8 @@ def _wait_healthy(url, seconds=180):
 
 
 @nox.session
-@nox.parametrize("python,release,constraints,demos", [nox.param(*cell, id=cell[1]) for cell in CELLS])
-def demos(session, release, constraints, demos):
+@nox.parametrize("python,release,constraints,demos,worker_env", [nox.param(*cell, id=cell[1]) for cell in CELLS])
+def demos(session, release, constraints, demos, worker_env):
     if release.startswith("0."):
         # 0.x wheels carry metadata pip 24.1+ rejects; pip's own error says to use pip<24.1
         session.install("pip<24.1")
@@ -193,19 +195,22 @@ def demos(session, release, constraints, demos):
         _wait_healthy(api)
         env["PREFECT_API_URL"] = api
         session.run("prefect", "work-pool", "create", "bench-pool", "--type", "process", env=env, silent=True)
-        background.append(subprocess.Popen([bin_dir + "/prefect", "worker", "start", "--pool", "bench-pool"], env=env, start_new_session=True))
+        # the same polling settings as the harness's worker: the comparison is not about poll intervals
+        worker_env = dict(env, **{{k: v.format(home=home) for k, v in worker_env.items()}})
+        background.append(subprocess.Popen([bin_dir + "/prefect", "worker", "start", "--pool", "bench-pool"], env=worker_env, start_new_session=True))
     session.chdir(PROJECT)
     failed = []
     try:
         for demo, needs, era_env in demos:
             home = tempfile.mkdtemp()
-            env = {{key: value.format(home=home, tmp=home) for key, value in era_env.items()}}
+            storage = tempfile.mkdtemp()
+            env = {{key: value.format(home=home, tmp=home, storage=storage) for key, value in era_env.items()}}
             env["HOME"] = home
             if "webhook" in needs:
                 # a URL of its own per run: the receiver keeps what earlier rounds posted
                 env["DEMO_WEBHOOK_URL"] = "/".join([os.environ["BENCH_WEBHOOK"], release, os.path.basename(demo), uuid.uuid4().hex[:8]])
             if "local-storage" in needs:
-                env["DEMO_STORAGE_DIR"] = tempfile.mkdtemp()
+                env["DEMO_STORAGE_DIR"] = storage
             if "api-server" in needs or "process-worker" in needs:
                 env["PREFECT_API_URL"] = api
             if "process-worker" in needs:
@@ -243,8 +248,9 @@ def write_baseline(base: Path, sessions, freezes: dict[str, list[str]]) -> Path:
         constraints = folder / f"constraints-{session.release.version}.txt"
         constraints.write_text("\n".join(freezes[session.release.version]) + "\n")
         era_env = {k: v for k, v in settings.env.items()}
+        worker_env = dict(settings.worker.env) if settings.worker is not None else {}
         cells.append((session.candidates[0].path, session.release.version, str(constraints),
-                      [(str(base / "ours" / d.path), list(d.needs), era_env) for d in demos]))
+                      [(str(base / "ours" / d.path), list(d.needs), era_env) for d in demos], worker_env))
     (folder / "noxfile.py").write_text(BASELINE_NOXFILE.format(cells=cells, project=str(base / "ours")))
     return folder
 
