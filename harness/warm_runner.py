@@ -65,6 +65,16 @@ def close_all(fds):
             pass
 
 
+def become(request):
+    """With fds 0-2 in place: fresh sys streams, the request's environment and cwd."""
+    sys.stdin = open(0, "r", closefd=False)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+
+
 def run_child(request, reset_code):
     """In the forked child: become the demo's process, run it, exit with its code."""
     os.setsid()  # its own process group, so a timeout kills all it started
@@ -76,12 +86,7 @@ def run_child(request, reset_code):
     os.dup2(log, 2)
     os.close(log)
     os.close(devnull)
-    sys.stdin = open(0, "r", closefd=False)
-    sys.stdout = open(1, "w", buffering=1, closefd=False)
-    sys.stderr = open(2, "w", buffering=1, closefd=False)
-    os.environ.clear()
-    os.environ.update(request["env"])
-    os.chdir(request["cwd"])
+    become(request)
     script = request["script"]
     sys.argv = [script] + list(request.get("args") or [])
     sys.path[0] = os.path.dirname(os.path.abspath(script))
@@ -116,12 +121,7 @@ def become_command(request, fds, reset_code):
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
     close_all([fd for fd in fds if fd > 2])
-    sys.stdin = open(0, "r", closefd=False)
-    sys.stdout = open(1, "w", buffering=1, closefd=False)
-    sys.stderr = open(2, "w", buffering=1, closefd=False)
-    os.environ.clear()
-    os.environ.update(request["env"])
-    os.chdir(request["cwd"])
+    become(request)
     argv = request["argv"]
     code = 0
     try:
