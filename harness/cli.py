@@ -22,10 +22,7 @@ from harness.check import check_matrix
 from harness.matrix import PROFILES, RESOLUTIONS, MatrixError
 from harness.diff import diff_runs, summary_markdown
 from harness.plan import assign_shards, load_plan, parse_shard
-from harness.releases import SnapshotError, refresh_snapshot
-from harness.heatmap import draw_heatmap, profiles_covered
-from harness.html_report import write_html
-from harness.report import UnknownRelease, pick, write_junit, write_report
+from harness.releases import SnapshotError, UnknownRelease, refresh_snapshot
 from harness.results import MergeError, ResultSet, load_results_json, load_run_records
 from harness.session import BAD, run_session, store_for
 
@@ -145,6 +142,10 @@ def peak_memory_mb() -> float:
 
 
 def cmd_report(path: Path, args) -> int:
+    from harness.heatmap import draw_heatmap, profiles_covered  # pandas, matplotlib, jinja2: only the report needs them
+    from harness.html_report import write_html
+    from harness.report import write_junit, write_report
+
     matrix, releases = check_matrix(path)
     store = store_for(matrix)
     baseline = load_baseline(matrix, getattr(args, "baseline", None))
@@ -162,14 +163,16 @@ def cmd_report(path: Path, args) -> int:
     run_cells = list(run.cells.values())
     diff = diff_runs(matrix, baseline, run)
     summary = summary_markdown(diff)
-    images = draw_heatmap(matrix, releases, results, matrix.root / "images")
+    recorded = {c.release for c in results.cells.values() if c.resolution == matrix.settings.resolution}
+    profiles = profiles_covered(matrix, releases, recorded)  # for the picture and its caption
+    images = draw_heatmap(matrix, releases, results, matrix.root / "images", profiles)
     page = write_html(matrix, releases, results, diff)
     written = [
         store.write_results_json(results), write_report(matrix, results),
         write_junit(run_cells or list(results.cells.values()), reports / "junit.xml", matrix.settings.package),
         write_text(reports / "diff.md", summary), page, *images,
     ]
-    readme = update_picture_block(matrix, releases, results)
+    readme = update_picture_block(matrix, releases, results, profiles)
     if readme is not None:
         written.append(readme)
     print_line_summary(matrix, results)
@@ -216,7 +219,7 @@ def print_line_summary(matrix, results: ResultSet) -> None:
 PICTURE_START, PICTURE_END = "<!-- picture:start -->", "<!-- picture:end -->"
 
 
-def update_picture_block(matrix, releases, results: ResultSet) -> Path | None:
+def update_picture_block(matrix, releases, results: ResultSet, profiles: list[str] | None = None) -> Path | None:
     """The README's picture and its caption (date, profiles), between markers the report owns."""
     readme = matrix.root / "README.md"
     if not readme.is_file():
@@ -226,7 +229,11 @@ def update_picture_block(matrix, releases, results: ResultSet) -> Path | None:
         return None
     cells = [c for c in results.cells.values() if c.resolution == matrix.settings.resolution]
     recorded = {c.release for c in cells}
-    profiles = profiles_covered(matrix, releases, recorded) or ["explicit releases"]
+    if profiles is None:
+        from harness.heatmap import profiles_covered
+
+        profiles = profiles_covered(matrix, releases, recorded)
+    profiles = profiles or ["explicit releases"]
     newest = max((c.started for c in cells), default="")[:10]
     block = "\n".join([
         PICTURE_START,
@@ -275,6 +282,8 @@ def _shown(path: Path, root: Path) -> str:
 
 
 def cmd_pick(path: Path, args) -> int:
+    from harness.report import pick
+
     matrix, releases = check_matrix(path)
     rows = pick(matrix, releases, store_for(matrix).load(), args.version, args.resolution)
     if args.json:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from pathlib import Path
 
 from packaging.version import Version
 
+from harness import __version__
 from harness.matrix import PROFILES, Matrix
 from harness.releases import Release, select_releases
 from harness.report import COLOURS
@@ -30,14 +33,14 @@ def profiles_covered(matrix: Matrix, releases: list[Release], recorded: set[str]
     return covered
 
 
-def draw_heatmap(matrix: Matrix, releases: list[Release], results: ResultSet, images: Path) -> list[Path]:
-    import matplotlib
+def draw_heatmap(matrix: Matrix, releases: list[Release], results: ResultSet, images: Path,
+                 profiles: list[str] | None = None) -> list[Path]:
+    """Draw the picture, unless the one on disk was drawn from the same grid, labels and title.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Patch
-
+    Re-running with nothing changed re-records each cell (reused), which moves
+    no colour: matplotlib then costs most of the report's time for identical
+    images, so the inputs' digest is kept beside them and compared first.
+    """
     resolution = matrix.settings.resolution
     cells = {(c.demo, c.release): c for c in results.cells.values() if c.resolution == resolution}
     columns = sorted({release for _, release in cells}, key=Version)
@@ -54,12 +57,33 @@ def draw_heatmap(matrix: Matrix, releases: list[Release], results: ResultSet, im
             else:
                 row.append(1 if demo.claims(Version(version)) else 0)
         grid.append(row)
+    recorded = {release for _, release in cells}
+    if profiles is None:
+        profiles = profiles_covered(matrix, releases, recorded)
+    profiles = profiles or ["explicit releases"]
+    newest = max((c.started for c in cells.values()), default="")[:10] or dt.date.today().isoformat()
+    title = (f"{matrix.settings.package} demos × releases ({resolution}) — {len(cells)} cells, "
+             f"profiles {', '.join(profiles)}, run up to {newest}")
+    labels = [f"{d.story} · {d.variant}" for d in demos]
+    paths = [images / f"compatibility.{suffix}" for suffix in ("png", "svg")]
+    digest_file = images / ".compatibility.sha256"
+    digest = hashlib.sha256(json.dumps([__version__, palette, grid, columns, labels, title]).encode()).hexdigest()
+    if all(p.is_file() for p in paths) and digest_file.is_file() and digest_file.read_text().strip() == digest:
+        return paths
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
     width = max(8.0, 2.5 + 0.28 * len(columns))
     height = max(4.0, 1.6 + 0.2 * len(demos))
     fig, ax = plt.subplots(figsize=(width, height), dpi=110)
     ax.imshow(grid, cmap=ListedColormap(palette), vmin=0, vmax=len(palette) - 1, aspect="auto", interpolation="nearest")
     ax.set_xticks(range(len(columns)), columns, rotation=90, fontsize=7)
-    ax.set_yticks(range(len(demos)), [f"{d.story} · {d.variant}" for d in demos], fontsize=7)
+    ax.set_yticks(range(len(demos)), labels, fontsize=7)
     ax.set_xticks([x - 0.5 for x in range(1, len(columns))], minor=True)
     ax.set_yticks([y - 0.5 for y in range(1, len(demos))], minor=True)
     ax.grid(which="minor", color="white", linewidth=0.8)
@@ -70,21 +94,15 @@ def draw_heatmap(matrix: Matrix, releases: list[Release], results: ResultSet, im
         if previous is not None and major != previous:
             ax.axvline(x - 0.5, color="#1d2733", linewidth=1.5)
         previous = major
-    recorded = {release for _, release in cells}
-    profiles = profiles_covered(matrix, releases, recorded) or ["explicit releases"]
-    newest = max((c.started for c in cells.values()), default="")[:10] or dt.date.today().isoformat()
-    ax.set_title(f"{matrix.settings.package} demos × releases ({resolution}) — {len(cells)} cells, "
-                 f"profiles {', '.join(profiles)}, run up to {newest}", fontsize=9, loc="left")
+    ax.set_title(title, fontsize=9, loc="left")
     handles = [Patch(color=colour, label=outcome) for outcome, colour in OUTCOME_COLOURS.items()]
     handles += [Patch(facecolor=IN_RANGE_NOT_RUN, label="in range, not run"),
                 Patch(facecolor=OUT_OF_RANGE, edgecolor="#c9d1d9", label="outside the range")]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False)
     fig.tight_layout()
     images.mkdir(parents=True, exist_ok=True)
-    written = []
-    for suffix in ("png", "svg"):
-        path = images / f"compatibility.{suffix}"
-        fig.savefig(path, metadata={"Date": None} if suffix == "svg" else {})
-        written.append(path)
+    for path in paths:
+        fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else {})
     plt.close(fig)
-    return written
+    digest_file.write_text(digest + "\n")
+    return paths

@@ -40,6 +40,21 @@ class Xfail:
     reason: str
 
 
+_CONTAINS: dict[tuple[int, Any], bool] = {}
+_SPECIFIERS: dict[int, SpecifierSet] = {}  # keeps each cached specifier alive, so its id stays its own
+
+
+def specifier_contains(specifier: SpecifierSet, version) -> bool:
+    """Cached by identity: reports and plans ask each demo about each of hundreds of releases,
+    and hashing a SpecifierSet costs more than the question."""
+    key = (id(specifier), version)
+    answer = _CONTAINS.get(key)
+    if answer is None:
+        _SPECIFIERS[id(specifier)] = specifier
+        answer = _CONTAINS[key] = specifier.contains(version, prereleases=True)
+    return answer
+
+
 @dataclass(frozen=True)
 class Demo:
     path: str  # relative to the matrix file's folder, posix style
@@ -54,11 +69,11 @@ class Demo:
     warm: bool = True  # may run forked from the env's warm runner
 
     def claims(self, version) -> bool:
-        return self.releases.contains(version, prereleases=True)
+        return specifier_contains(self.releases, version)
 
     def xfail_reason(self, version) -> str | None:
         for entry in self.xfail:
-            if entry.releases.contains(version, prereleases=True):
+            if specifier_contains(entry.releases, version):
                 return entry.reason
         return None
 
@@ -136,7 +151,7 @@ class Matrix:
         env: dict[str, str] = {}
         canary = server = worker = warm = None
         for rng in self.ranges:
-            if resolution not in rng.resolution or not rng.releases.contains(version, prereleases=True):
+            if resolution not in rng.resolution or not specifier_contains(rng.releases, version):
                 continue
             constraints += rng.constraints
             requirements += rng.requirements

@@ -7,6 +7,7 @@ no network; `refresh_snapshot` (the `refresh` session) updates it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import re
@@ -53,10 +54,20 @@ class Release:
     def python_ok(self, python_version: str) -> bool:
         if not self.requires_python:
             return True
-        try:
-            return SpecifierSet(self.requires_python).contains(python_version, prereleases=True)
-        except Exception:
-            return True
+        return _python_fits(self.requires_python, python_version)
+
+
+@functools.lru_cache(maxsize=None)
+def _python_fits(requires_python: str, python_version: str) -> bool:
+    """Cached: hundreds of releases share a handful of Requires-Python strings (the report asks per cell)."""
+    try:
+        return SpecifierSet(requires_python).contains(python_version, prereleases=True)
+    except Exception:
+        return True
+
+
+class UnknownRelease(Exception):
+    """A version that is not a usable release of the package; the message names the nearest ones."""
 
 
 _VERSION_CACHE: dict[str, Version] = {}

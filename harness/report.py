@@ -10,7 +10,7 @@ import pandas as pd
 
 from harness.interpreters import era_python
 from harness.matrix import Demo, Matrix
-from harness.releases import Release, nearest
+from harness.releases import Release, UnknownRelease, nearest  # noqa: F401 (UnknownRelease: raised by pick)
 from harness.results import OUTCOMES, CellResult, ResultSet
 
 SYMBOLS = {
@@ -196,10 +196,6 @@ class PickRow:
     demo: str
     verdict: str  # "measured pass", "declared, not measured", "none: ..."
     command: str
-
-
-class UnknownRelease(Exception):
-    pass
 
 
 def pick(matrix: Matrix, releases: list[Release], results: ResultSet, version: str, resolution: str | None = None) -> list[PickRow]:

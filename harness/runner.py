@@ -159,6 +159,12 @@ class WarmConfig:
     commands: tuple[str, ...] = ()
 
 
+def warm_exec_prefix(python: Path) -> list[str]:
+    """The words that start `-m MODULE ...` or `SCRIPT ...` forked from the env's warm runner, with
+    its socket in $HARNESS_WARM_EXEC; without it they start a plain interpreter of the env."""
+    return [str(python), "-S", str(WARM_EXEC)]
+
+
 class WarmRunner:
     """A parent process in the env that has imported the slow modules; each run forks a child.
 
@@ -168,10 +174,13 @@ class WarmRunner:
     """
 
     def __init__(self, python: Path, preload: tuple[str, ...], reset: str, environ: dict[str, str],
-                 cwd: Path, log_path: Path, startup_timeout: float = 180.0, exec_socket: Path | None = None):
+                 cwd: Path, log_path: Path, startup_timeout: float = 180.0, exec_socket: Path | None = None,
+                 python_shim: Path | None = None):
         """Start the warm parent; it imports in the background until wait_ready().
 
         With `exec_socket` it also serves commands started through warm_exec.py (see exec_prefix).
+        With `python_shim` (a `python` of write_shims) its children see that as sys.executable,
+        so the interpreters they start as `sys.executable -m ...` fork from here too.
         """
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.python = python
@@ -187,7 +196,8 @@ class WarmRunner:
         with log_path.open("ab") as err:
             self.proc = subprocess.Popen(
                 [str(python), str(WARM_SCRIPT), *preload], cwd=cwd,
-                env=dict(environ, HARNESS_WARM_RESET=reset, HARNESS_WARM_EXEC_LISTEN=str(exec_socket or "")),
+                env=dict(environ, HARNESS_WARM_RESET=reset, HARNESS_WARM_EXEC_LISTEN=str(exec_socket or ""),
+                         HARNESS_WARM_PYTHON=str(python_shim or "")),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, start_new_session=True,
                 preexec_fn=die_with_parent,
             )
@@ -233,9 +243,7 @@ class WarmRunner:
         return self.info.get("exec", "") if self.ready else ""
 
     def exec_prefix(self) -> list[str]:
-        """The words that start `-m MODULE ...` or `SCRIPT ...` forked from this runner, with the
-        socket in $HARNESS_WARM_EXEC; without it they start a plain interpreter of the env."""
-        return [str(self.python), "-S", str(WARM_EXEC)]
+        return warm_exec_prefix(self.python)
 
     def run(self, script: Path, cwd: Path, env: dict[str, str], log_path: Path, timeout: float,
             secrets: list[str] | None = None, watch: str = "", args: list[str] | None = None) -> ProcessResult | None:
@@ -301,8 +309,15 @@ class WarmRunner:
         kill_group(self.proc.pid, self.proc)
 
 
+INTERPRETER_NAMES = ("python", "python3")
+
+
 def write_shims(folder: Path, env_bin: Path, prefix: list[str], names: tuple[str, ...]) -> list[str]:
-    """Scripts named like the env's own that start them forked from the warm runner; put `folder` first on PATH."""
+    """Scripts named like the env's own that start them forked from the warm runner; put `folder` first on PATH.
+
+    A `python` shim stands for the interpreter itself: `python -m MODULE` and
+    `python SCRIPT` fork, anything else (-c, options, no arguments) execs the real one.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names:
@@ -310,7 +325,7 @@ def write_shims(folder: Path, env_bin: Path, prefix: list[str], names: tuple[str
         if not target.is_file():
             continue
         shim = folder / name
-        words = " ".join(shlex.quote(w) for w in [*prefix, str(target)])
+        words = " ".join(shlex.quote(w) for w in (prefix if name in INTERPRETER_NAMES else [*prefix, str(target)]))
         shim.write_text(f'#!/bin/sh\nexec {words} "$@"\n')
         shim.chmod(0o755)
         written.append(name)

@@ -22,8 +22,8 @@ from harness.matrix import Demo, Matrix
 from harness.needs import PROVIDED, check_needs, secret_values
 from harness.plan import SessionPlan
 from harness.results import CellResult, ResultStore, now_iso
-from harness.runner import (WARM_EXEC_VARIABLE, WarmRunner, classify, error_summary, isolated_environ, run_process,
-                            tail, write_shims)
+from harness.runner import (INTERPRETER_NAMES, WARM_EXEC_VARIABLE, WarmRunner, classify, error_summary,
+                            isolated_environ, run_process, tail, warm_exec_prefix, write_shims)
 from harness.services import ServiceError, Services, WebhookReceiver, env_path
 
 Log = Callable[[str], None]
@@ -118,6 +118,7 @@ class _Session:
         self.worker_thread: threading.Thread | None = None
         self.receiver: WebhookReceiver | None = None
         self.warm: WarmRunner | None = None
+        self.warm_shims: list[str] = []
         self.warm_pending: WarmRunner | None = None
         self.warm_allowed = warm
         self.demo_hashes = {d.path: file_hash(matrix.resolve(d.path)) for d in plan.demos}
@@ -217,8 +218,11 @@ class _Session:
         jobs = self.jobs if env is not None else 1
         if jobs == 1:
             return [run_one(demo) for demo in self.plan.demos]
+        # longest first (by the baseline's durations): a long demo started last would be the tail
+        order = sorted(self.plan.demos, key=lambda d: -self.expected.get(d.path, 0.0))
         with ThreadPoolExecutor(jobs, thread_name_prefix="cell") as pool:
-            return list(pool.map(run_one, self.plan.demos))
+            done_cells = dict(zip((d.path for d in order), pool.map(run_one, order)))
+        return [done_cells[d.path] for d in self.plan.demos]
 
     def cell(self, demo: Demo, env: BuiltEnv | None, env_error: str, env_log: str) -> CellResult:
         needs = self.needs[demo.path]
@@ -250,6 +254,7 @@ class _Session:
             self.spawn_warm_runner(env)  # first: services started through it stop before it does
             self.services = self.stack.enter_context(
                 Services(self.matrix.settings.package, env.path, self.run_dir, self.log, cwd=self.matrix.root))
+            self.share_warm_commands()  # before the server: it forks from the warm runner too
             if settings.server is not None:
                 try:
                     self.services.start_server(settings.server)
@@ -275,15 +280,36 @@ class _Session:
             return
         work = self.run_dir / "warm"
         environ = isolated_environ(self.settings.env, self.matrix.settings.package, work, pycache=env.pycache)
-        exec_socket = None
+        exec_socket = python_shim = None
+        self.warm_shims = []
         if self.settings.warm.commands:
             # a short folder of its own: a socket path must stay under 108 bytes
             folder = tempfile.mkdtemp(prefix="harness-warm-", dir="/tmp" if Path("/tmp").is_dir() else None)
             self.stack.callback(shutil.rmtree, folder, True)
             exec_socket = Path(folder) / "exec.sock"
+            self.warm_shims = write_shims(self.run_dir / "shims", env.path / "bin", warm_exec_prefix(env.python),
+                                          self.settings.warm.commands)
+            python_shim = next((self.run_dir / "shims" / n for n in self.warm_shims if n in INTERPRETER_NAMES), None)
         self.warm_pending = WarmRunner(env.python, self.settings.warm.preload, self.settings.warm.reset, environ,
-                                       self.matrix.root, self.run_dir / "warm.log", exec_socket=exec_socket)
+                                       self.matrix.root, self.run_dir / "warm.log", exec_socket=exec_socket,
+                                       python_shim=python_shim)
         self.stack.callback(self.warm_pending.close)
+
+    def share_warm_commands(self) -> None:
+        """Once the warm runner is ready, the env's commands (the shims) start forked from it.
+
+        This waits for the runner's imports: the server then forks from it instead
+        of importing (and, in a fresh env, compiling) the same modules alongside it.
+        """
+        warm = self.warm_pending
+        if warm is None or not warm.exec_socket or not warm.ready:
+            return
+        prefix = warm.exec_prefix()
+        self.services.shims = self.run_dir / "shims"
+        self.services.python_command = " ".join(prefix)
+        self.services.exports[WARM_EXEC_VARIABLE] = warm.exec_socket
+        self.log(f"warm runner ready: {', '.join(self.settings.warm.preload)} imported in {warm.info['seconds']}s; "
+                 f"{', '.join(self.warm_shims) or 'no commands'} (and worker flow runs) fork from it")
 
     def adopt_warm_runner(self, env: BuiltEnv) -> None:
         warm = self.warm_pending
@@ -292,14 +318,8 @@ class _Session:
             self.log(f"no warm runner ({why}); demos run as plain subprocesses")
             return
         self.warm = warm
-        self.log(f"warm runner ready: {', '.join(self.settings.warm.preload)} imported in {warm.info['seconds']}s")
-        if warm.exec_socket and self.services is not None:
-            prefix = warm.exec_prefix()
-            shims = write_shims(self.run_dir / "shims", env.path / "bin", prefix, self.settings.warm.commands)
-            self.services.shims = self.run_dir / "shims"
-            self.services.python_command = " ".join(prefix)
-            self.services.exports[WARM_EXEC_VARIABLE] = warm.exec_socket
-            self.log(f"warm commands: {', '.join(shims) or 'none found'} (and worker flow runs) fork from it too")
+        if not warm.exec_socket or self.services is None:
+            self.log(f"warm runner ready: {', '.join(self.settings.warm.preload)} imported in {warm.info['seconds']}s")
     def start_worker(self) -> None:
         pool = f"demos-{_slug(self.plan.release.version)}"
         try:

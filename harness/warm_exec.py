@@ -2,6 +2,7 @@
 
     python -S warm_exec.py -m MODULE [ARGS...]
     python -S warm_exec.py SCRIPT [ARGS...]
+    python -S warm_exec.py [ANYTHING ELSE python takes]
 
 The same as `python -m MODULE ARGS` or `python SCRIPT ARGS`, but when
 $HARNESS_WARM_EXEC names the socket of the env's warm runner (which has
@@ -12,7 +13,9 @@ signals it gets and exits with the child's exit status, so whoever started it
 (a worker, a CLI call in a demo) sees an ordinary process.
 
 Without the socket (no warm runner, or it is not ready yet) it becomes the
-plain interpreter with os.execv. Run with -S: it needs only the stdlib, and
+plain interpreter with os.execv; so does any other command line (`-c CODE`,
+interpreter options, none at all), which makes it a stand-in for `python`
+itself. Run with -S: it needs only the stdlib, and
 skipping site keeps this stand-in cheap to start.
 
 Stdlib only, Python 3.7 syntax: it runs in every era's interpreter.
@@ -42,11 +45,9 @@ def connect(path):
 
 
 def main(argv):
-    if not argv or (argv[0] == "-m" and len(argv) < 2):
-        sys.stderr.write("usage: python -S warm_exec.py (-m MODULE | SCRIPT) [ARGS...]\n")
-        return 2
+    forkable = bool(argv) and (argv[0] == "-m" and len(argv) > 1 or not argv[0].startswith("-"))
     path = os.environ.get("HARNESS_WARM_EXEC", "")
-    sock = connect(path) if path else None
+    sock = connect(path) if path and forkable else None
     if sock is None:
         plain(argv)
     request = json.dumps({"argv": argv, "env": dict(os.environ), "cwd": os.getcwd()}).encode() + b"\n"

@@ -167,8 +167,8 @@ def test_a_real_run_on_a_1x_and_a_3x_release(real_project, monkeypatch):
     assert cells[("classic_known_broken.py", "1.4.1")]["reason"] == "counts wrong on purpose"
     modern = cells[("modern_env.py", "3.9.1")]
     assert modern["output_tail"].strip().endswith("3.9.1")
-    # 3.x demos ran as forks of the env's warm runner, 1.x ones as fresh interpreters
-    assert cells[("modern_ok.py", "3.9.1")]["runner"] == "fork" and cells[("classic_ok.py", "1.4.1")]["runner"] == "process"
+    # both eras ran as forks of their env's warm runner (1.x from 0.15 on, with its config reset)
+    assert cells[("modern_ok.py", "3.9.1")]["runner"] == "fork" and cells[("classic_ok.py", "1.4.1")]["runner"] == "fork"
     for cell in cells.values():
         assert cell["resolution"] == "as-released" and cell["harness_version"] and cell["demo_hash"]
         if cell["outcome"] != "skipped":

@@ -122,6 +122,54 @@ def test_a_shim_named_like_the_envs_script_calls_it_through_the_warm_runner(warm
     assert seen["imported_with"] == "parent" and seen["argv"] == ["one arg"]
 
 
+def test_a_python_shim_forks_dash_m_runs_and_hands_anything_else_to_the_real_interpreter(tmp_path):
+    """With a python shim, a forked child's sys.executable is the shim: its own `-m` children fork too."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "statemod.py").write_text(STATE_MODULE)
+    (lib / "probe_mod.py").write_text(PROBE)
+    extra_lib = tmp_path / "extra"
+    extra_lib.mkdir()
+    (extra_lib / "only_on_pythonpath.py").write_text("VALUE = 'found through PYTHONPATH'\n")
+    env_bin = tmp_path / "envbin"
+    env_bin.mkdir()
+    (env_bin / "python").symlink_to(sys.executable)
+    shims = tmp_path / "shims"
+    folder = tempfile.mkdtemp(prefix="hw-test-", dir="/tmp")
+    runner = WarmRunner(Path(sys.executable), ("statemod",), "", isolated_environ(
+        {}, "statemod", tmp_path / "parent", {"PYTHONPATH": str(lib), "MARK": "parent"}), tmp_path,
+        tmp_path / "warm.log", exec_socket=Path(folder) / "exec.sock", python_shim=shims / "python")
+    try:
+        assert write_shims(shims, env_bin, runner.exec_prefix(), ("python",)) == ["python"]
+        assert runner.ready, runner.info
+        outer = tmp_path / "outer.py"
+        outer.write_text(textwrap.dedent("""
+            import json, os, subprocess, sys
+            pythonpath = os.pathsep.join([os.environ["PYTHONPATH"], sys.argv[1]])
+            forked = subprocess.run([sys.executable, "-m", "probe_mod"], capture_output=True, text=True,
+                                    env=dict(os.environ, PYTHONPATH=pythonpath))
+            plain = subprocess.run([sys.executable, "-c", "import statemod; print(statemod.IMPORTED_WITH)"],
+                                   capture_output=True, text=True)
+            check = subprocess.run([sys.executable, sys.argv[2]], capture_output=True, text=True,
+                                   env=dict(os.environ, PYTHONPATH=pythonpath))
+            print(json.dumps({"executable": sys.executable, "forked": json.loads(forked.stdout),
+                              "plain": plain.stdout.strip(), "check": check.stdout.strip() + check.stderr}))
+        """))
+        importer = tmp_path / "importer.py"
+        importer.write_text("import only_on_pythonpath\nprint(only_on_pythonpath.VALUE)\n")
+        env = _environ(runner, tmp_path, lib)
+        done = _call(runner.exec_prefix(), [str(outer), str(extra_lib), str(importer)], env, tmp_path)
+        assert done.returncode == 0, done.stderr
+        seen = json.loads(done.stdout)
+        assert seen["executable"] == str(shims / "python")
+        assert seen["forked"]["imported_with"] == "parent" and seen["forked"]["name"] == "__main__"
+        assert seen["plain"] == "child"  # -c: a real interpreter imported statemod itself
+        assert seen["check"] == "found through PYTHONPATH"  # a forked child sees the caller's PYTHONPATH
+    finally:
+        runner.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 SLEEPER = """
 import os, signal, sys, time
 open(sys.argv[1], "w").write(str(os.getpid()))

@@ -98,6 +98,27 @@ def test_exit_codes_and_tracebacks_are_those_of_a_plain_run(warm):
     assert "Traceback" in crash.output and "ValueError: bad row" in crash.output
 
 
+
+def test_a_child_exits_as_a_plain_interpreter_would(warm):
+    """The child skips tearing down the parent's objects, but not what a demo relies on at exit."""
+    runner, tmp_path, lib = warm
+    out = tmp_path / "left-open.txt"
+    result = _run(runner, tmp_path, lib, "exiting", f"""
+        import atexit, threading, time
+        left_open = open({str(out)!r}, "w")          # never closed: its finalizer would flush it
+        left_open.write("written, not flushed")
+        def late():
+            time.sleep(0.5)
+            print("non-daemon thread finished", flush=True)
+        threading.Thread(target=late).start()       # the interpreter waits for it before atexit
+        atexit.register(lambda: print("atexit after the thread", flush=True))
+        print("buffered line", end="")             # no newline, no flush
+    """)
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == "written, not flushed"
+    assert result.output.index("non-daemon thread finished") < result.output.index("atexit after the thread")
+    assert "buffered line" in result.output
+
 def test_a_timeout_kills_the_child_and_what_it_started_and_the_runner_goes_on(warm):
     runner, tmp_path, lib = warm
     pid_file = tmp_path / "grandchild.pid"

@@ -6,6 +6,8 @@ What this shows:
   inputs) and looks for an earlier completed run with that key that has not
   expired. If there is one, the task does not run: its state is ``Cached``
   and it returns the earlier value.
+  Here the key is that hash with a nonce of this run in front: the cache is
+  kept outside the process, and a rerun must not find this run's entries.
 - The cache outlives the flow run: a second flow run with the same input is
   served from it too, because the value was persisted (to local result
   storage under PREFECT_HOME by default, or to DEMO_STORAGE_DIR here).
@@ -22,6 +24,7 @@ import datetime
 import os
 import threading
 import time
+import uuid
 
 STORAGE_DIR = os.environ.get("DEMO_STORAGE_DIR")
 if STORAGE_DIR:
@@ -31,16 +34,26 @@ if STORAGE_DIR:
 from prefect import flow, task  # noqa: E402
 from prefect.tasks import task_input_hash  # noqa: E402
 
-EXPIRY = datetime.timedelta(seconds=3)
+EXPIRY = datetime.timedelta(seconds=6)
 CALLS = []
+RAN_AT = {}  # currency -> when its body last finished: its cache entry expires EXPIRY later
+# The cache lives in the API server (2.x) or the result storage (3.x), beyond this
+# process: a key of this run's own keeps a rerun, or another demo on the same
+# server, from finding this run's entries (and this run from finding theirs).
+RUN_NONCE = uuid.uuid4().hex
+
+
+def inputs_of_this_run(context, parameters):
+    return "%s-%s" % (RUN_NONCE, task_input_hash(context, parameters))
 _lock = threading.Lock()
 
 
-@task(cache_key_fn=task_input_hash, cache_expiration=EXPIRY)
+@task(cache_key_fn=inputs_of_this_run, cache_expiration=EXPIRY)
 def exchange_rate(currency):
     with _lock:
         CALLS.append(currency)
     time.sleep(0.5)  # stands in for a slow, rate-limited API
+    RAN_AT[currency] = time.monotonic()
     return {"EUR": 1.08, "GBP": 1.27}[currency]
 
 
@@ -70,7 +83,7 @@ def main():
         fail("second flow run: %r, expected both Cached" % (second,))
 
     # After the expiration the same input runs again.
-    time.sleep(EXPIRY.total_seconds() + 0.5)
+    time.sleep(max(0.0, RAN_AT["EUR"] + EXPIRY.total_seconds() + 0.5 - time.monotonic()))
     third = summary(lookups(["EUR"]))
     if third != [("EUR", "Completed", 1.08)]:
         fail("after expiry: %r, expected a fresh Completed run" % (third,))
