@@ -546,7 +546,8 @@ def write_results(path: Path, args, sessions, cells, rounds, rerun_s, floor, sma
         f"| floor (env builds + one interpreter start and import per env + demo bodies in a warm process) | "
         f"{floor['total']:.1f} s (builds {sum(floor['build'].values()):.1f}, imports {sum(floor['import'].values()):.1f}, "
         f"bodies {body_total:.1f} s of {floor['counted']} of the {cells} demos: a demo that does not pass in a "
-        "plain warm process is left out — the classic era has no settings reset — so this floor is, if anything, low) |",
+        "warm process is left out — those that set Prefect's variables before importing it, which a warm process "
+        "has done already — so this floor is, if anything, low) |",
         f"| ours / floor (median ours) | **{ours / floor['total']:.2f}** |",
         f"| baseline / floor (median baseline) | {med('baseline') / floor['total']:.2f} |",
         f"| re-run with nothing changed | {rerun_s:.1f} s = **{100 * rerun_s / ours:.1f}%** of a cold run |",

@@ -71,8 +71,11 @@ def draw_heatmap(matrix: Matrix, releases: list[Release], results: ResultSet, im
     if all(p.is_file() for p in paths) and digest_file.is_file() and digest_file.read_text().strip() == digest:
         return paths
 
+    import logging
+
     import matplotlib
 
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # its font search logs at DEBUG under nox
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap

@@ -272,7 +272,7 @@ class _Session:
         return env
 
     def spawn_warm_runner(self, env: BuiltEnv) -> None:
-        """Pay the package's import once for the env (while its server starts); demos then fork from it."""
+        """Pay the package's import once for the env; demos, its commands and its server then fork from it."""
         if self.warm_pending is not None:
             self.warm_pending.close()
             self.warm_pending = None

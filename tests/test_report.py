@@ -135,3 +135,22 @@ def test_family_readme_verdict_block_is_regenerated_and_prose_kept(project):
     assert text.startswith("# Core\n\nHand-written progression.") and text.endswith("More prose.\n")
     assert "stale" not in text and "`>=2`" in text
     assert "✅ pass: 2.20.27, 3.9.1" in text and "❌ fail: 2.0.4" in text
+
+
+def test_the_picture_is_redrawn_only_when_what_it_shows_changes(recorded, tmp_path):
+    from harness.heatmap import draw_heatmap
+
+    matrix, releases, store = recorded
+    images = tmp_path / "images"
+    png, svg = draw_heatmap(matrix, releases, store.load(), images)
+    drawn = png.read_bytes()
+    png.write_bytes(b"stale")  # a redraw would overwrite this
+    store.append(CellResult(demo="demos/etl_modern.py", story="etl", variant="modern", release="2.20.27",
+                            resolution="as-released", outcome="pass", started="2026-11-24T10:00:00",
+                            duration=9.0, reused=True))  # same colour, other details
+    draw_heatmap(matrix, releases, store.load(), images)
+    assert png.read_bytes() == b"stale"
+    store.append(CellResult(demo="demos/etl_modern.py", story="etl", variant="modern", release="2.20.27",
+                            resolution="as-released", outcome="fail", started="2026-11-24T10:00:00"))
+    draw_heatmap(matrix, releases, store.load(), images)
+    assert png.read_bytes()[:8] == drawn[:8] == b"\x89PNG\r\n\x1a\n" and svg.is_file()
