@@ -219,7 +219,7 @@ def print_line_summary(matrix, results: ResultSet) -> None:
 PICTURE_START, PICTURE_END = "<!-- picture:start -->", "<!-- picture:end -->"
 
 
-def update_picture_block(matrix, releases, results: ResultSet, profiles: list[str] | None = None) -> Path | None:
+def update_picture_block(matrix, releases, results: ResultSet, profiles: list[str]) -> Path | None:
     """The README's picture and its caption (date, profiles), between markers the report owns."""
     readme = matrix.root / "README.md"
     if not readme.is_file():
@@ -228,11 +228,6 @@ def update_picture_block(matrix, releases, results: ResultSet, profiles: list[st
     if PICTURE_START not in text or PICTURE_END not in text:
         return None
     cells = [c for c in results.cells.values() if c.resolution == matrix.settings.resolution]
-    recorded = {c.release for c in cells}
-    if profiles is None:
-        from harness.heatmap import profiles_covered
-
-        profiles = profiles_covered(matrix, releases, recorded)
     profiles = profiles or ["explicit releases"]
     newest = max((c.started for c in cells), default="")[:10]
     block = "\n".join([

@@ -91,7 +91,7 @@ class ReleaseRange:
     canary: str | None = None
     server: ServerConfig | None = None
     worker: WorkerConfig | None = None
-    warm: WarmConfig | None = None
+    warm: tuple[tuple[str, Any], ...] = ()  # the [ranges.warm] keys this range sets; later ranges override key by key
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,8 @@ class Matrix:
         requirements: list[str] = []
         python: SpecifierSet | None = None
         env: dict[str, str] = {}
-        canary = server = worker = warm = None
+        canary = server = worker = None
+        warm: dict[str, Any] = {}
         for rng in self.ranges:
             if resolution not in rng.resolution or not specifier_contains(rng.releases, version):
                 continue
@@ -161,8 +162,9 @@ class Matrix:
             canary = rng.canary or canary
             server = rng.server or server
             worker = rng.worker or worker
-            warm = rng.warm or warm
-        return EnvSettings(tuple(constraints), tuple(requirements), python, env, canary, server, worker, warm)
+            warm.update(rng.warm)
+        return EnvSettings(tuple(constraints), tuple(requirements), python, env, canary, server, worker,
+                           WarmConfig(**warm) if warm.get("preload") else None)
 
     def demos_for(self, version) -> list[Demo]:
         return [d for d in self.demos if d.claims(version)]
@@ -357,30 +359,35 @@ def _parse_range(c: _Collector, i: int, table: dict) -> ReleaseRange | None:
     )
 
 
-def _parse_warm(c: _Collector, where: str, table: Any) -> WarmConfig | None:
+def _parse_warm(c: _Collector, where: str, table: Any) -> tuple[tuple[str, Any], ...]:
+    """The keys this [ranges.warm] sets; an env without preload (from any of its ranges) has no warm runner."""
     if table is None:
-        return None
+        return ()
     if not isinstance(table, dict):
         c.add(where, "expected a table ([ranges.warm])")
-        return None
+        return ()
     c.unknown_keys(where, table, _WARM_KEYS)
-    preload = c.strings(f"{where}.preload", table.get("preload"))
-    if not preload:
-        c.add(f"{where}.preload", "expected a non-empty list of module names to import once per env")
-    reset = table.get("reset", "")
-    if not isinstance(reset, str):
-        c.add(f"{where}.reset", "expected Python code as a string")
-        reset = ""
-    else:
-        try:
-            compile(reset, f"{where}.reset", "exec")
-        except SyntaxError as exc:
-            c.add(f"{where}.reset", f"not valid Python: {exc.msg} (line {exc.lineno})")
-    commands = c.strings(f"{where}.commands", table.get("commands"))
-    for i, name in enumerate(commands):
-        if not name or "/" in name:
-            c.add(f"{where}.commands[{i}]", f"expected the name of a script in the env's bin folder, got {name!r}")
-    return WarmConfig(preload=preload, reset=reset, commands=tuple(commands))
+    given: dict[str, Any] = {}
+    if "preload" in table:
+        given["preload"] = c.strings(f"{where}.preload", table["preload"])
+        if not given["preload"]:
+            c.add(f"{where}.preload", "expected a non-empty list of module names to import once per env")
+    if "reset" in table:
+        reset = given["reset"] = table["reset"]
+        if not isinstance(reset, str):
+            c.add(f"{where}.reset", "expected Python code as a string")
+            given["reset"] = ""
+        else:
+            try:
+                compile(reset, f"{where}.reset", "exec")
+            except SyntaxError as exc:
+                c.add(f"{where}.reset", f"not valid Python: {exc.msg} (line {exc.lineno})")
+    if "commands" in table:
+        given["commands"] = c.strings(f"{where}.commands", table["commands"])
+        for i, name in enumerate(given["commands"]):
+            if not name or "/" in name:
+                c.add(f"{where}.commands[{i}]", f"expected the name of a script in the env's bin folder, got {name!r}")
+    return tuple(given.items())
 
 
 def _env_table(c: _Collector, where: str, env: Any) -> tuple[tuple[str, str], ...]:

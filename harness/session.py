@@ -308,8 +308,11 @@ class _Session:
         self.services.shims = self.run_dir / "shims"
         self.services.python_command = " ".join(prefix)
         self.services.exports[WARM_EXEC_VARIABLE] = warm.exec_socket
-        self.log(f"warm runner ready: {', '.join(self.settings.warm.preload)} imported in {warm.info['seconds']}s; "
-                 f"{', '.join(self.warm_shims) or 'no commands'} (and worker flow runs) fork from it")
+        self.log(f"{self.ready_message(warm)}; {', '.join(self.warm_shims) or 'no commands'} "
+                 "(and worker flow runs) fork from it")
+
+    def ready_message(self, warm: WarmRunner) -> str:
+        return f"warm runner ready: {', '.join(self.settings.warm.preload)} imported in {warm.info['seconds']}s"
 
     def adopt_warm_runner(self, env: BuiltEnv) -> None:
         warm = self.warm_pending
@@ -318,8 +321,9 @@ class _Session:
             self.log(f"no warm runner ({why}); demos run as plain subprocesses")
             return
         self.warm = warm
-        if not warm.exec_socket or self.services is None:
-            self.log(f"warm runner ready: {', '.join(self.settings.warm.preload)} imported in {warm.info['seconds']}s")
+        if self.services is None or self.services.shims is None:  # else share_warm_commands said so
+            self.log(self.ready_message(warm))
+
     def start_worker(self) -> None:
         pool = f"demos-{_slug(self.plan.release.version)}"
         try:

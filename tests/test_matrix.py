@@ -130,3 +130,25 @@ def test_demo_paths_are_relative_to_the_matrix_file(project, tmp_path):
     project.write_matrix(GOOD)
     matrix = load_matrix(project.matrix)
     assert matrix.resolve(matrix.demos[0].path) == project.root / "demos" / "hello.py"
+
+
+def test_a_later_warm_table_overrides_only_the_keys_it_sets(project):
+    project.demo("demos/hello.py", "print('hi')\n")
+    matrix, _ = check_matrix(project.write_matrix(GOOD + '''
+[[ranges]]
+releases = ">=2"
+[ranges.warm]
+preload = ["prefect"]
+commands = ["prefect"]
+reset = "import prefect"
+
+[[ranges]]
+releases = ">=3"
+[ranges.warm]
+preload = ["prefect", "prefect.main"]
+'''))
+    two = matrix.env_settings("2.20.27", "as-released").warm
+    three = matrix.env_settings("3.9.1", "as-released").warm
+    assert two.preload == ("prefect",) and three.preload == ("prefect", "prefect.main")
+    assert three.commands == two.commands == ("prefect",) and three.reset == two.reset == "import prefect"
+    assert matrix.env_settings("1.4.1", "as-released").warm is None

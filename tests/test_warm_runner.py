@@ -98,7 +98,6 @@ def test_exit_codes_and_tracebacks_are_those_of_a_plain_run(warm):
     assert "Traceback" in crash.output and "ValueError: bad row" in crash.output
 
 
-
 def test_a_child_exits_as_a_plain_interpreter_would(warm):
     """The child skips tearing down the parent's objects, but not what a demo relies on at exit."""
     runner, tmp_path, lib = warm
@@ -118,6 +117,7 @@ def test_a_child_exits_as_a_plain_interpreter_would(warm):
     assert out.read_text() == "written, not flushed"
     assert result.output.index("non-daemon thread finished") < result.output.index("atexit after the thread")
     assert "buffered line" in result.output
+
 
 def test_a_timeout_kills_the_child_and_what_it_started_and_the_runner_goes_on(warm):
     runner, tmp_path, lib = warm

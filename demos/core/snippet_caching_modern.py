@@ -45,6 +45,8 @@ RUN_NONCE = uuid.uuid4().hex
 
 def inputs_of_this_run(context, parameters):
     return "%s-%s" % (RUN_NONCE, task_input_hash(context, parameters))
+
+
 _lock = threading.Lock()
 
 
