@@ -16,8 +16,8 @@ from packaging.version import Version
 
 from harness.diff import Diff
 from harness.matrix import Matrix
-from harness.releases import Release
-from harness.report import COLOURS, MEANINGS, UnknownRelease, pick
+from harness.releases import Release, UnknownRelease
+from harness.report import COLOURS, MEANINGS, pick
 from harness.results import OUTCOMES, ResultSet
 
 TEMPLATES = Path(__file__).with_name("templates")

@@ -10,7 +10,7 @@ import pandas as pd
 
 from harness.interpreters import era_python
 from harness.matrix import Demo, Matrix
-from harness.releases import Release, UnknownRelease, nearest  # noqa: F401 (UnknownRelease: raised by pick)
+from harness.releases import Release, UnknownRelease, nearest
 from harness.results import OUTCOMES, CellResult, ResultSet
 
 SYMBOLS = {

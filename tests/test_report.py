@@ -7,7 +7,8 @@ import json
 import pytest
 
 from harness.check import check_matrix
-from harness.report import SYMBOLS, UnknownRelease, pick, render_markdown
+from harness.releases import UnknownRelease
+from harness.report import SYMBOLS, pick, render_markdown
 from harness.results import CellResult, ResultStore
 
 MATRIX = """
