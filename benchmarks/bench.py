@@ -12,7 +12,10 @@
   the worker's polling settings from matrix.toml, as ours does, so the
   comparison is not about poll intervals.
 - ours: `nox --parallel auto` (the README's main job) on the same cells, with
-  cold env folders.
+  cold env folders. Its warm caches are uv's and the harness's bytecode store
+  (compiled modules kept between envs, harness/bytecode.py), filled by the
+  warm-up as pip's cache is for the baseline; one more run with that store
+  emptied shows what a machine's first run costs.
 - floor: per env, building it from the warm package cache plus one
   interpreter start and one `import prefect`; per demo, the time of its body
   in an already warm process (a child of a warm runner, server already up).
@@ -47,6 +50,7 @@ from harness.needs import check_needs  # noqa: E402
 from harness.plan import load_plan, longest_first  # noqa: E402
 from harness.runner import WarmRunner, isolated_environ  # noqa: E402
 from harness.services import Services, WebhookReceiver  # noqa: E402
+from harness.session import BYTECODE_STORE  # noqa: E402
 
 PROVIDED = {"webhook", "local-storage", "api-server", "process-worker"}
 
@@ -404,15 +408,15 @@ def main(argv=None) -> int:
     names = sorted((session.name for session, _, _ in sessions), key=order.index)
 
     freezes = committed_freezes(sessions)
+    log("warm-up: fills uv's cache and the harness's bytecode store, and records the freezes the baseline installs")
+    run_ours(project, names, True, logs, "warmup-ours")
     if args.warmup or len(freezes) < len(sessions):
-        log("warm-up: fills uv's cache and records the freezes the baseline installs")
-        run_ours(project, names, True, logs, "warmup-ours")
         records = [json.loads(l) for l in (project / ".matrix" / "results.jsonl").read_text().splitlines()]
         for session, _, _ in sessions:
             cell = next(c for c in records if c["release"] == session.release.version and c["freeze_hash"])
             freezes[session.release.version] = (project / ".matrix" / "freezes" / f"{cell['freeze_hash']}.txt").read_text().split()
     else:
-        log("freezes from reports/results.json (as-released resolution is reproducible); no ours warm-up (--warmup forces one)")
+        log("freezes from reports/results.json (as-released resolution is reproducible; --warmup takes the warm-up's)")
     baseline = write_baseline(base, sessions, freezes)
     with WebhookReceiver() as hook:
         webhook = hook.url_for("bench")
@@ -424,10 +428,13 @@ def main(argv=None) -> int:
             rounds.append({"baseline": base_s, "ours": ours_s, "ratio": base_s / ours_s, "harness_mb": harness_mb,
                            "tree_mb": tree_mb, "baseline_exit": base_code, "ours_exit": ours_code,
                            "baseline_cpu": base_cpu, "ours_cpu": ours_cpu})
+    shutil.rmtree(project / ".matrix" / BYTECODE_STORE, ignore_errors=True)
+    empty_store_s = run_ours(project, names, True, logs, "ours-empty-bytecode-store")[0]
     rerun_s = run_ours(project, names, False, logs, "ours-no-change")[0]
     floor = measure_floor(base, plan, sessions, freezes)
     small = listing_and_planning()
-    write_results(Path(args.output), args, sessions, cells, rounds, rerun_s, floor, small, source="")
+    write_results(Path(args.output), args, sessions, cells, rounds, rerun_s, floor, small, source="",
+                  empty_store_s=empty_store_s)
     log(f"wrote {args.output}")
     if not args.keep:
         shutil.rmtree(base, ignore_errors=True)
@@ -459,6 +466,7 @@ def results_from_log(args) -> int:
     rounds: dict[int, dict] = {}
     floor = {"build": {}, "import": {}, "bodies": {}, "counted": 0}
     rerun_s = None
+    empty_store_s = None
     for line in args.from_log.read_text().splitlines():
         floor_line = re.search(r"floor (\S+): build ([\d.]+)s, import ([\d.]+)s, (\d+) bodies ([\d.]+)s", line)
         if floor_line:
@@ -484,6 +492,8 @@ def results_from_log(args) -> int:
                 r["tree_mb"] = float(re.search(r"whole run ([\d.]+) MB", rest)[1])
         elif label == "ours-no-change":
             rerun_s = float(re.match(r"([\d.]+)s", rest)[1])
+        elif label == "ours-empty-bytecode-store":
+            empty_store_s = float(re.match(r"([\d.]+)s", rest)[1])
     complete = [r for _, r in sorted(rounds.items()) if {"baseline", "ours"} <= set(r)]
     if not complete or rerun_s is None or not floor["build"]:
         raise SystemExit(f"{args.from_log}: no complete round, re-run or floor lines found (is it a bench.py log?)")
@@ -497,12 +507,13 @@ def results_from_log(args) -> int:
     args.rounds = len(complete)
     write_results(Path(args.output), args, sessions, cells, complete, rerun_s, floor, listing_and_planning(),
                   source=str(args.from_log.resolve().relative_to(ROOT)) if args.from_log.resolve().is_relative_to(ROOT)
-                  else str(args.from_log))
+                  else str(args.from_log), empty_store_s=empty_store_s)
     log(f"wrote {args.output} from {args.from_log}")
     return 0
 
 
-def write_results(path: Path, args, sessions, cells, rounds, rerun_s, floor, small, source: str) -> None:
+def write_results(path: Path, args, sessions, cells, rounds, rerun_s, floor, small, source: str,
+                  empty_store_s: float | None = None) -> None:
     med = lambda key: statistics.median(r[key] for r in rounds)
     ours = med("ours")
     lines = [
@@ -518,7 +529,8 @@ def write_results(path: Path, args, sessions, cells, rounds, rerun_s, floor, sma
         f"Workload: every demo of the matrix on the `{args.profile}` profile, as-released resolution: "
         f"{len(sessions)} envs ({', '.join(s.release.version for s, _, _ in sessions)}), {cells} cells "
         "(cells skipped for a service this machine lacks are left out of both). Warm package caches "
-        "(one warm-up run of each first), fresh env folders every round; baseline and ours alternate.",
+        "(one warm-up run of each first: pip's for the baseline; uv's and the harness's bytecode store, "
+        "modules compiled by earlier envs, for ours), fresh env folders every round; baseline and ours alternate.",
         "",
         "| round | baseline (plain nox) s | ours s | baseline / ours | harness peak MB | whole run peak MB |",
         "|---|---|---|---|---|---|",
@@ -551,6 +563,10 @@ def write_results(path: Path, args, sessions, cells, rounds, rerun_s, floor, sma
         f"| ours / floor (median ours) | **{ours / floor['total']:.2f}** |",
         f"| baseline / floor (median baseline) | {med('baseline') / floor['total']:.2f} |",
         f"| re-run with nothing changed | {rerun_s:.1f} s = **{100 * rerun_s / ours:.1f}%** of a cold run |",
+    ] + ([
+        f"| ours with its bytecode store emptied first (a machine's first run: every env compiles what it "
+        f"imports), once | {empty_store_s:.1f} s; median baseline / that {med('baseline') / empty_store_s:.1f} |",
+    ] if empty_store_s else []) + [
         f"| `nox -l` (median of 5) | {small['nox_l']:.2f} s |",
         f"| planning the `all` profile ({small['sessions_all']} sessions, median of 5) | {small['plan_all']:.3f} s |",
         "",

@@ -11,6 +11,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from harness import __version__
+from harness.bytecode import cache_tag, seed
 from harness.interpreters import Interpreter
 from harness.matrix import EnvSettings
 from harness.releases import Release
@@ -100,11 +102,14 @@ def build_env(
     fallbacks: int = 2,
     log: Log = print,
     prepare: Callable[[BuiltEnv], None] | None = None,
+    bytecode: Path | None = None,
 ) -> BuiltEnv:
     """Build (or reuse) the env on the best interpreter that works.
 
     `prepare` runs on the built env (services, canary) and raises EnvBuildError
-    to reject it; the next interpreter is then tried.
+    to reject it; the next interpreter is then tried. A new env starts with the
+    bytecode earlier envs compiled for the files it shares with them (`bytecode`,
+    the store of harness.bytecode).
     """
     attempts: list[str] = []
     for interpreter in candidates[: fallbacks + 1]:
@@ -127,6 +132,11 @@ def build_env(
                 continue
             log(f"env installed in {time.monotonic() - started:.1f}s ({len(freeze)} packages)")
             env = BuiltEnv(env_dir, _env_python(env_dir), interpreter.version, freeze, attempts=attempts)
+            if bytecode is not None:
+                tags = {cache_tag(interpreter.version), sys.implementation.cache_tag}  # the harness's own helpers run there too
+                seeded = seed(env_dir, env.pycache, bytecode, tags)
+                if seeded.files:
+                    log(f"bytecode of {seeded.files} modules from earlier envs ({seeded.seconds:.1f}s)")
         try:
             if prepare is not None:
                 prepare(env)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from harness import __version__
+from harness.bytecode import harvest
 from harness.envs import BuiltEnv, EnvBuildError, EnvSpec, build_env, run_canary
 from harness.matrix import Demo, Matrix
 from harness.needs import PROVIDED, check_needs, secret_values
@@ -29,6 +30,9 @@ from harness.services import ServiceError, Services, WebhookReceiver, env_path
 Log = Callable[[str], None]
 BAD = ("fail", "timeout", "env-error", "xpass")
 REUSABLE = ("pass", "fail", "xfail", "xpass", "skipped")  # env-errors and timeouts may be passing trouble
+
+
+BYTECODE_STORE = "bytecode"  # in the state folder: harness.bytecode's store, shared by every env
 
 
 def store_for(matrix: Matrix) -> ResultStore:
@@ -217,12 +221,18 @@ class _Session:
 
         jobs = self.jobs if env is not None else 1
         if jobs == 1:
-            return [run_one(demo) for demo in self.plan.demos]
-        # longest first (by the baseline's durations): a long demo started last would be the tail
-        order = sorted(self.plan.demos, key=lambda d: -self.expected.get(d.path, 0.0))
-        with ThreadPoolExecutor(jobs, thread_name_prefix="cell") as pool:
-            done_cells = dict(zip((d.path for d in order), pool.map(run_one, order)))
-        return [done_cells[d.path] for d in self.plan.demos]
+            cells = [run_one(demo) for demo in self.plan.demos]
+        else:
+            # longest first (by the baseline's durations): a long demo started last would be the tail
+            order = sorted(self.plan.demos, key=lambda d: -self.expected.get(d.path, 0.0))
+            with ThreadPoolExecutor(jobs, thread_name_prefix="cell") as pool:
+                done_cells = dict(zip((d.path for d in order), pool.map(run_one, order)))
+            cells = [done_cells[d.path] for d in self.plan.demos]
+        if env is not None:
+            kept = harvest(env.pycache, self.matrix.resolve(self.matrix.settings.state_dir) / BYTECODE_STORE)
+            if kept.files:
+                self.log(f"bytecode of {kept.files} modules kept for the next env ({kept.seconds:.1f}s)")
+        return cells
 
     def cell(self, demo: Demo, env: BuiltEnv | None, env_error: str, env_log: str) -> CellResult:
         needs = self.needs[demo.path]
@@ -266,7 +276,7 @@ class _Session:
 
         state = self.matrix.resolve(self.matrix.settings.state_dir)
         env = build_env(spec, self.plan.candidates, state / "envs", self.run_dir, self.matrix.settings.fallbacks,
-                        self.log, prepare)
+                        self.log, prepare, bytecode=state / BYTECODE_STORE)
         if env.freeze:
             self.store.save_freeze(env.freeze_hash, env.freeze)
         return env

@@ -12,7 +12,9 @@ What this shows:
   served from it too, because the value was persisted (to local result
   storage under PREFECT_HOME by default, or to DEMO_STORAGE_DIR here).
 - A different input is a different key and runs the task; after
-  ``cache_expiration`` the same input runs it again.
+  ``cache_expiration`` the same input runs it again. ``with_options`` makes a
+  copy of the task with a short expiration for that step, so the earlier steps
+  keep a long one and hold however slow the machine is.
 - 3.x still accepts ``cache_key_fn``; its own spelling is
   ``cache_policy=INPUTS`` (see etl_level3_3x.py). Classic 1.x:
   ``@task(cache_for=timedelta(...), cache_validator=all_inputs)``, and the
@@ -34,7 +36,8 @@ if STORAGE_DIR:
 from prefect import flow, task  # noqa: E402
 from prefect.tasks import task_input_hash  # noqa: E402
 
-EXPIRY = datetime.timedelta(seconds=6)
+EXPIRY = datetime.timedelta(minutes=5)  # the first two flow runs fall well within it
+SHORT_EXPIRY = datetime.timedelta(seconds=10)  # the last step waits this out
 CALLS = []
 RAN_AT = {}  # currency -> when its body last finished: its cache entry expires EXPIRY later
 # The cache lives in the API server (2.x) or the result storage (3.x), beyond this
@@ -56,12 +59,16 @@ def exchange_rate(currency):
         CALLS.append(currency)
     time.sleep(0.5)  # stands in for a slow, rate-limited API
     RAN_AT[currency] = time.monotonic()
-    return {"EUR": 1.08, "GBP": 1.27}[currency]
+    return {"EUR": 1.08, "GBP": 1.27, "CHF": 0.94}[currency]
+
+
+short_lived_rate = exchange_rate.with_options(cache_expiration=SHORT_EXPIRY)
 
 
 @flow(name="caching-demo")
-def lookups(currencies):
-    return [(c, exchange_rate(c, return_state=True)) for c in currencies]
+def lookups(currencies, short_lived=False):
+    lookup = short_lived_rate if short_lived else exchange_rate
+    return [(c, lookup(c, return_state=True)) for c in currencies]
 
 
 def summary(pairs):
@@ -84,17 +91,20 @@ def main():
     if second != [("EUR", "Cached", 1.08), ("GBP", "Cached", 1.27)]:
         fail("second flow run: %r, expected both Cached" % (second,))
 
-    # After the expiration the same input runs again.
-    time.sleep(max(0.0, RAN_AT["EUR"] + EXPIRY.total_seconds() + 0.5 - time.monotonic()))
-    third = summary(lookups(["EUR"]))
-    if third != [("EUR", "Completed", 1.08)]:
-        fail("after expiry: %r, expected a fresh Completed run" % (third,))
+    # An entry that expires soon: once it has, the same input runs again.
+    third = summary(lookups(["CHF", "CHF"], short_lived=True))
+    time.sleep(max(0.0, RAN_AT["CHF"] + SHORT_EXPIRY.total_seconds() + 0.5 - time.monotonic()))
+    fourth = summary(lookups(["CHF"], short_lived=True))
+    if third != [("CHF", "Completed", 0.94), ("CHF", "Cached", 0.94)]:
+        fail("short expiry: %r, expected Completed then Cached" % (third,))
+    if fourth != [("CHF", "Completed", 0.94)]:
+        fail("after the short expiry: %r, expected a fresh Completed run" % (fourth,))
 
-    if CALLS != ["EUR", "GBP", "EUR"]:
-        fail("the task body ran for %r, expected EUR, GBP, then EUR after expiry" % CALLS)
-    for label, rows in (("run 1", first), ("run 2", second), ("after expiry", third)):
+    if CALLS != ["EUR", "GBP", "CHF", "CHF"]:
+        fail("the task body ran for %r, expected EUR, GBP, then CHF before and after its expiry" % CALLS)
+    for label, rows in (("run 1", first), ("run 2", second), ("short-lived", third), ("after expiry", fourth)):
         print("%-12s %s" % (label, ", ".join("%s=%s (%s)" % (c, v, s) for c, s, v in rows)))
-    print("snippet_caching_modern: ok, 6 lookups, the task body ran %d times" % len(CALLS))
+    print("snippet_caching_modern: ok, 8 lookups, the task body ran %d times" % len(CALLS))
 
 
 if __name__ == "__main__":
