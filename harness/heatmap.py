@@ -22,12 +22,16 @@ IN_RANGE_NOT_RUN, OUT_OF_RANGE = "#e9edf1", "#ffffff"
 def profiles_covered(matrix: Matrix, releases: list[Release], recorded: set[str]) -> list[str]:
     """The profiles whose every release (per demo range) has recorded cells: what the picture reflects."""
     covered = []
+    ranges: dict[str, list[Release]] = {}  # demos share ranges: each range's releases, found once
+    for demo in matrix.demos:
+        if str(demo.releases) not in ranges:
+            ranges[str(demo.releases)] = [r for r in releases if demo.claims(r.parsed)]
     for profile in PROFILES:
         if profile == "new":
             continue
         wanted = set()
-        for demo in matrix.demos:
-            wanted |= {r.version for r in select_releases([r for r in releases if demo.claims(r.parsed)], profile)}
+        for claimed in ranges.values():
+            wanted |= {r.version for r in select_releases(claimed, profile)}
         if wanted and wanted <= recorded:
             covered.append(profile)
     return covered

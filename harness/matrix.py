@@ -42,6 +42,7 @@ class Xfail:
 
 _CONTAINS: dict[tuple[int, Any], bool] = {}
 _SPECIFIERS: dict[int, SpecifierSet] = {}  # keeps each cached specifier alive, so its id stays its own
+_PARSED_SPECIFIERS: dict[str, SpecifierSet] = {}
 
 
 def specifier_contains(specifier: SpecifierSet, version) -> bool:
@@ -220,7 +221,9 @@ class _Collector:
             self.add(where, f"expected a PEP 440 specifier string, got {type(value).__name__}")
             return None
         try:
-            return SpecifierSet(value)
+            if value not in _PARSED_SPECIFIERS:  # one object per text: specifier_contains caches by identity
+                _PARSED_SPECIFIERS[value] = SpecifierSet(value)
+            return _PARSED_SPECIFIERS[value]
         except InvalidSpecifier:
             self.add(where, f"{value!r} is not a valid PEP 440 specifier (e.g. '>=2.0,<3', '==1.4.1')")
             return None

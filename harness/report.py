@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.interpreters import era_python
-from harness.matrix import Demo, Matrix
+from harness.matrix import Demo, EnvSettings, Matrix
 from harness.releases import Release, UnknownRelease, nearest
 from harness.results import OUTCOMES, CellResult, ResultSet
 
@@ -209,6 +209,8 @@ def pick(matrix: Matrix, releases: list[Release], results: ResultSet, version: s
     for demo in matrix.demos:
         stories.setdefault(demo.story, []).append(demo)
     rows = []
+    era: str | None = None  # the release's era Python and env settings: the same for every story, found once
+    settings: EnvSettings | None = None
     for story, variants in stories.items():
         cells = {d.path: results.cells.get((d.path, version, resolution)) for d in variants}
         passed = [d for d in variants if cells[d.path] is not None and cells[d.path].outcome == "pass"]
@@ -227,15 +229,21 @@ def pick(matrix: Matrix, releases: list[Release], results: ResultSet, version: s
             rows.append(PickRow(story, "-", "-", f"none ({why})", ""))
             continue
         cell = cells[demo.path]
-        python = cell.python if cell is not None else (era_python(release, matrix.settings.era_lag_days) or "")
-        rows.append(PickRow(story, demo.variant, demo.path, verdict, rehearse_command(matrix, release, demo, resolution, python)))
+        if cell is None and era is None:
+            era = era_python(release, matrix.settings.era_lag_days) or ""
+        python = cell.python if cell is not None else era
+        if settings is None:
+            settings = matrix.env_settings(release.parsed, resolution)
+        rows.append(PickRow(story, demo.variant, demo.path, verdict,
+                            rehearse_command(matrix, release, demo, resolution, python, settings)))
     return rows
 
 
-def rehearse_command(matrix: Matrix, release: Release, demo: Demo, resolution: str, python: str = "") -> str:
-    """A shell line that runs the demo by hand in a fresh env of that release."""
+def rehearse_command(matrix: Matrix, release: Release, demo: Demo, resolution: str, python: str = "",
+                     settings: EnvSettings | None = None) -> str:
+    """A shell line that runs the demo by hand in a fresh env of that release (`settings`: the release's, if known)."""
     env = f"/tmp/{matrix.settings.package}-{release.version}"
-    settings = matrix.env_settings(release.parsed, resolution)
+    settings = settings or matrix.env_settings(release.parsed, resolution)
     words = ["uv", "venv", env] + (["--python", ".".join(python.split(".")[:2])] if python else [])
     install = ["uv", "pip", "install", "--python", env, f"{matrix.settings.package}=={release.version}"]
     install += list(settings.requirements) + list(demo.requirements)
