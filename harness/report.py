@@ -209,8 +209,8 @@ def pick(matrix: Matrix, releases: list[Release], results: ResultSet, version: s
     for demo in matrix.demos:
         stories.setdefault(demo.story, []).append(demo)
     rows = []
-    era: str | None = None  # the release's era Python and env settings: the same for every story, found once
-    settings: EnvSettings | None = None
+    era = era_python(release, matrix.settings.era_lag_days) or ""  # the same for every story: found once
+    settings = matrix.env_settings(release.parsed, resolution)
     for story, variants in stories.items():
         cells = {d.path: results.cells.get((d.path, version, resolution)) for d in variants}
         passed = [d for d in variants if cells[d.path] is not None and cells[d.path].outcome == "pass"]
@@ -229,21 +229,16 @@ def pick(matrix: Matrix, releases: list[Release], results: ResultSet, version: s
             rows.append(PickRow(story, "-", "-", f"none ({why})", ""))
             continue
         cell = cells[demo.path]
-        if cell is None and era is None:
-            era = era_python(release, matrix.settings.era_lag_days) or ""
         python = cell.python if cell is not None else era
-        if settings is None:
-            settings = matrix.env_settings(release.parsed, resolution)
         rows.append(PickRow(story, demo.variant, demo.path, verdict,
                             rehearse_command(matrix, release, demo, resolution, python, settings)))
     return rows
 
 
-def rehearse_command(matrix: Matrix, release: Release, demo: Demo, resolution: str, python: str = "",
-                     settings: EnvSettings | None = None) -> str:
-    """A shell line that runs the demo by hand in a fresh env of that release (`settings`: the release's, if known)."""
+def rehearse_command(matrix: Matrix, release: Release, demo: Demo, resolution: str, python: str,
+                     settings: EnvSettings) -> str:
+    """A shell line that runs the demo by hand in a fresh env of that release (`settings`: the release's)."""
     env = f"/tmp/{matrix.settings.package}-{release.version}"
-    settings = settings or matrix.env_settings(release.parsed, resolution)
     words = ["uv", "venv", env] + (["--python", ".".join(python.split(".")[:2])] if python else [])
     install = ["uv", "pip", "install", "--python", env, f"{matrix.settings.package}=={release.version}"]
     install += list(settings.requirements) + list(demo.requirements)

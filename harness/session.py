@@ -107,6 +107,7 @@ class _Session:
         self.jobs = jobs
         self.matrix, self.plan, self.run_dir, self.log, self.stack = matrix, plan, run_dir, log, stack
         self.store = store_for(matrix)
+        self.bytecode_store = matrix.resolve(matrix.settings.state_dir) / BYTECODE_STORE
         release = plan.release
         self.settings = matrix.env_settings(release.parsed, plan.resolution)
         provided = {"webhook", "local-storage"}
@@ -229,7 +230,7 @@ class _Session:
                 done_cells = dict(zip((d.path for d in order), pool.map(run_one, order)))
             cells = [done_cells[d.path] for d in self.plan.demos]
         if env is not None:
-            kept = harvest(env.pycache, self.matrix.resolve(self.matrix.settings.state_dir) / BYTECODE_STORE)
+            kept = harvest(env.pycache, self.bytecode_store)
             if kept.files:
                 self.log(f"bytecode of {kept.files} modules kept for the next env ({kept.seconds:.1f}s)")
         return cells
@@ -276,7 +277,7 @@ class _Session:
 
         state = self.matrix.resolve(self.matrix.settings.state_dir)
         env = build_env(spec, self.plan.candidates, state / "envs", self.run_dir, self.matrix.settings.fallbacks,
-                        self.log, prepare, bytecode=state / BYTECODE_STORE)
+                        self.log, prepare, bytecode=self.bytecode_store)
         if env.freeze:
             self.store.save_freeze(env.freeze_hash, env.freeze)
         return env
