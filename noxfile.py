@@ -24,7 +24,7 @@ import nox
 sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import cli  # noqa: E402
-from harness.matrix import PROFILES  # noqa: E402
+from harness.config.model import PROFILES  # noqa: E402
 from harness.nox_sessions import register_release_sessions, report_options, shard_list  # noqa: E402
 
 nox.options.default_venv_backend = "none"

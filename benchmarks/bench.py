@@ -45,12 +45,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.envs import uv_bin  # noqa: E402
-from harness.needs import check_needs  # noqa: E402
-from harness.plan import load_plan, longest_first  # noqa: E402
-from harness.runner import WarmRunner, isolated_environ  # noqa: E402
-from harness.services import Services, WebhookReceiver  # noqa: E402
-from harness.session import BYTECODE_STORE  # noqa: E402
+from harness.run.envs import uv_bin  # noqa: E402
+from harness.config.needs import check_needs  # noqa: E402
+from harness.plan.sessions import load_plan
+from harness.plan.shards import longest_first  # noqa: E402
+from harness.run.process import isolated_environ
+from harness.run.warm import WarmRunner  # noqa: E402
+from harness.run.services import Services, WebhookReceiver  # noqa: E402
+from harness.run.session import BYTECODE_STORE  # noqa: E402
 
 PROVIDED = {"webhook", "local-storage", "api-server", "process-worker"}
 

@@ -11,20 +11,23 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 from tabulate import tabulate
 
-from harness.check import check_matrix
-from harness.matrix import PROFILES, RESOLUTIONS, MatrixError
-from harness.diff import diff_runs, summary_markdown
-from harness.plan import assign_shards, load_plan, parse_shard
-from harness.releases import SnapshotError, UnknownRelease, refresh_snapshot
-from harness.results import MergeError, ResultSet, load_results_json, load_run_records
-from harness.session import BAD, run_session, store_for
+from harness.plan.check import check_matrix
+from harness.config.model import MatrixError, PROFILES, RESOLUTIONS
+from harness.results.diff import diff_runs, summary_markdown
+from harness.plan.sessions import load_plan
+from harness.plan.shards import assign_shards, parse_shard
+from harness.plan.releases import SnapshotError, UnknownRelease, refresh_snapshot
+from harness.results.records import ResultSet
+from harness.results.store import MergeError, load_results_json, load_run_records
+from harness.run.session import run_session
+from harness.results.store import committed_baseline, store_for
+from harness.results.outcomes import GATING
 
 
 def matrix_path(explicit: str | None = None) -> Path:
@@ -127,7 +130,7 @@ def cmd_run(path: Path, args) -> int:
         cells = run_session(plan.matrix, session, log=lambda line: print(f"    {line}", flush=True), force=args.force,
                             warm=not args.no_warm and os.environ.get("MATRIX_WARM") != "0",
                             jobs=args.jobs or jobs_from_environ())
-        bad += sum(c.outcome in BAD for c in cells)
+        bad += sum(c.outcome in GATING for c in cells)
     if not args.no_report:
         cmd_report(path, args)
     print(f"harness peak memory: {peak_memory_mb():.0f} MB")
@@ -142,13 +145,14 @@ def peak_memory_mb() -> float:
 
 
 def cmd_report(path: Path, args) -> int:
-    from harness.heatmap import draw_heatmap, profiles_covered  # pandas, matplotlib, jinja2: only the report needs them
-    from harness.html_report import write_html
-    from harness.report import write_junit, write_report
+    from harness.report.heatmap import draw_heatmap, profiles_covered  # pandas, matplotlib, jinja2: only the report needs them
+    from harness.report.html import write_html
+    from harness.report.junit import write_junit
+    from harness.report.markdown import write_report
 
     matrix, releases = check_matrix(path)
     store = store_for(matrix)
-    baseline = load_baseline(matrix, getattr(args, "baseline", None))
+    baseline = committed_baseline(matrix, getattr(args, "baseline", None))
     merge = getattr(args, "merge", None)
     if merge:
         run = load_run_records(merge, matrix.version)
@@ -243,26 +247,6 @@ def update_picture_block(matrix, releases, results: ResultSet, profiles: list[st
     return readme
 
 
-def load_baseline(matrix, explicit: Path | None) -> ResultSet:
-    """The committed results: git HEAD's reports/results.json when the matrix is in a git checkout."""
-    if explicit is not None:
-        if not explicit.is_file():
-            raise SystemExit(f"error: --baseline {explicit}: no such file (expected a results.json)")
-        return load_results_json(explicit)
-    committed = matrix.resolve(matrix.settings.reports_dir) / "results.json"
-    try:
-        shown = subprocess.run(["git", "-C", str(committed.parent), "show", f"HEAD:./{committed.name}"],
-                               capture_output=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        shown = None
-    if shown is not None and shown.returncode == 0:
-        with tempfile.NamedTemporaryFile(suffix=".json") as copy:
-            copy.write(shown.stdout)
-            copy.flush()
-            return load_results_json(Path(copy.name))
-    return load_results_json(committed)
-
-
 def write_text(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -277,7 +261,7 @@ def _shown(path: Path, root: Path) -> str:
 
 
 def cmd_pick(path: Path, args) -> int:
-    from harness.report import pick
+    from harness.report.pick import pick
 
     matrix, releases = check_matrix(path)
     rows = pick(matrix, releases, store_for(matrix).load(), args.version, args.resolution)
@@ -303,7 +287,7 @@ def cmd_pick(path: Path, args) -> int:
 
 
 def cmd_refresh(path: Path, args) -> int:
-    from harness.matrix import load_matrix
+    from harness.config.parse import load_matrix
 
     matrix = load_matrix(path)
     started = time.monotonic()

@@ -11,10 +11,12 @@ from pathlib import Path
 import nox
 
 from harness.cli import jobs_from_environ, peak_memory_mb
-from harness.matrix import MatrixError
-from harness.plan import Plan, SessionPlan, assign_shards, load_plan, longest_first, parse_shard
-from harness.releases import SnapshotError
-from harness.session import BAD, run_session
+from harness.config.model import MatrixError
+from harness.plan.sessions import Plan, SessionPlan, load_plan
+from harness.plan.shards import assign_shards, longest_first, parse_shard
+from harness.plan.releases import SnapshotError
+from harness.run.session import run_session
+from harness.results.outcomes import GATING
 
 
 def register_release_sessions(matrix_path: Path, resolution: str | None = None) -> str | None:
@@ -101,7 +103,7 @@ def _release_session(plan: Plan, session_plan: SessionPlan):
         warm = "--no-warm" not in session.posargs and os.environ.get("MATRIX_WARM") != "0"
         cells = run_session(matrix, session_plan, log=session.log, force=force, warm=warm, jobs=jobs_from_environ())
         session.log(f"harness peak memory: {peak_memory_mb():.0f} MB")
-        bad = [c for c in cells if c.outcome in BAD]
+        bad = [c for c in cells if c.outcome in GATING]
         if bad:
             session.error(
                 f"{len(bad)} of {len(cells)} cells did not pass: "

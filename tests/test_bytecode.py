@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.bytecode import harvest, seed
+from harness.run.bytecode import harvest, seed
 
 TAG = sys.implementation.cache_tag
 

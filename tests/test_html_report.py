@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.check import check_matrix
-from harness.html_report import report_data, render_html
-from harness.results import CellResult, load_results_json
+from harness.plan.check import check_matrix
+from harness.report.html import render_html, report_data
+from harness.results.records import CellResult
+from harness.results.store import load_results_json
 from tests.conftest import REPO
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -105,7 +106,7 @@ def test_the_customer_box_highlights_the_column_and_answers_like_pick(page):
     from selenium.webdriver.common.by import By
 
     from harness.cli import main as harness_main  # noqa: F401  (the same pick the CLI prints)
-    from harness.report import pick
+    from harness.report.pick import pick
 
     box = page.find_element(By.ID, "customer")
     box.clear()

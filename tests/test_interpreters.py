@@ -8,8 +8,8 @@ from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
 
-from harness.interpreters import Interpreter, choose_interpreters, describe_missing, discover_interpreters
-from harness.releases import Release
+from harness.plan.interpreters import Interpreter, choose_interpreters, describe_missing, discover_interpreters
+from harness.plan.releases import Release
 
 INSTALLED = [Interpreter(v, f"/py/{v}/bin/python3", "pyenv") for v in
              ("3.13.0", "3.12.1", "3.11.7", "3.10.13", "3.9.18", "3.8.18", "3.7.16")]

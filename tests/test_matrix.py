@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.check import check_matrix
-from harness.matrix import MatrixError, load_matrix
+from harness.plan.check import check_matrix
+from harness.config.model import MatrixError
+from harness.config.parse import load_matrix
 
 GOOD = """
 [harness]

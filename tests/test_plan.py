@@ -6,10 +6,10 @@ import os
 import subprocess
 import sys
 
-from harness.check import check_matrix
-from harness.interpreters import Interpreter
-from harness.plan import build_plan
-from harness.releases import load_snapshot
+from harness.plan.check import check_matrix
+from harness.plan.interpreters import Interpreter
+from harness.plan.sessions import build_plan
+from harness.plan.releases import load_snapshot
 from tests.conftest import REPO
 
 INSTALLED = [Interpreter(v, f"/py/{v}/bin/python3", "pyenv") for v in
@@ -116,7 +116,7 @@ def test_new_profile_is_unseen_releases_after_the_baseline_plus_the_newest_of_ea
 
 
 def test_shards_are_balanced_by_recorded_durations_and_deterministic(project):
-    from harness.plan import assign_shards, parse_shard
+    from harness.plan.shards import assign_shards, parse_shard
 
     plan = _plan(project)
     sessions = plan.by_profile("majors")

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from harness.releases import Release, fetch_releases, load_snapshot, nearest, select_releases, usable
+from harness.plan.releases import Release, fetch_releases, load_snapshot, nearest, select_releases, usable
 from tests.conftest import SNAPSHOT
 
 

@@ -6,10 +6,12 @@ import json
 
 import pytest
 
-from harness.check import check_matrix
-from harness.releases import UnknownRelease
-from harness.report import SYMBOLS, pick, render_markdown
-from harness.results import CellResult, ResultStore
+from harness.plan.check import check_matrix
+from harness.plan.releases import UnknownRelease
+from harness.report.markdown import SYMBOLS, render_markdown
+from harness.report.pick import pick
+from harness.results.records import CellResult
+from harness.results.store import ResultStore
 
 MATRIX = """
 [[demos]]
@@ -129,7 +131,7 @@ def test_family_readme_verdict_block_is_regenerated_and_prose_kept(project):
     for release, outcome in (("2.20.27", "pass"), ("3.9.1", "pass"), ("2.0.4", "fail")):
         store.append(CellResult(demo="demos/core/etl_modern.py", story="etl", variant="modern", release=release,
                                 resolution="as-released", outcome=outcome, started="2026-11-24T10:00:00"))
-    from harness.report import write_report
+    from harness.report.markdown import write_report
 
     write_report(matrix, store.load())
     text = readme.read_text()
@@ -139,7 +141,7 @@ def test_family_readme_verdict_block_is_regenerated_and_prose_kept(project):
 
 
 def test_the_picture_is_redrawn_only_when_what_it_shows_changes(recorded, tmp_path):
-    from harness.heatmap import draw_heatmap
+    from harness.report.heatmap import draw_heatmap
 
     matrix, releases, store = recorded
     images = tmp_path / "images"

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from harness.runner import ProcessResult, classify, error_summary, isolated_environ, redact, run_process
+from harness.run.process import ProcessResult, classify, error_summary, isolated_environ, redact, run_process
 
 
 def test_classify_each_outcome():

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.services import ServerConfig, ServiceError, Services, WebhookReceiver, WorkerConfig
+from harness.config.model import ServerConfig, WorkerConfig
+from harness.run.services import ServiceError, Services, WebhookReceiver
 
 FAKE_SERVER = textwrap.dedent("""
     import http.server, os, subprocess, sys, time
@@ -147,7 +148,8 @@ def test_services_die_with_a_killed_harness(tmp_path, scripts):
         import sys, time
         sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
         from pathlib import Path
-        from harness.services import ServerConfig, Services
+        from harness.config.model import ServerConfig
+        from harness.run.services import Services
         services = Services("prefect", Path({str(tmp_path / 'env')!r}), Path({str(tmp_path / 'run')!r}), log=print)
         services.start_server(ServerConfig(command=({sys.executable!r}, {str(server)!r}, "{{port}}", "0.2")))
         print("ready", flush=True)

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.runner import WARM_EXEC_VARIABLE, WarmRunner, isolated_environ, write_shims
+from harness.run.process import isolated_environ
+from harness.run.warm import WARM_EXEC_VARIABLE, WarmRunner, write_shims
 from tests.test_services import alive, wait_dead
 
 STATE_MODULE = """

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.runner import WarmRunner, isolated_environ
+from harness.run.process import isolated_environ
+from harness.run.warm import WarmRunner
 from tests.test_services import alive, wait_dead
 
 STATE_MODULE = """

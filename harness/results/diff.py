@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 
 from packaging.version import InvalidVersion, Version
 
-from harness.matrix import Matrix
-from harness.results import CellResult, ResultSet
+from harness.config.model import Matrix
+from harness.results.records import CellResult, ResultSet
+from harness.results.outcomes import BROKEN
 
-BAD = ("fail", "timeout", "env-error")
 CLASSES = ("regression", "drift", "flaky", "fixed", "new", "range-could-widen", "unchanged")
-GATING = ("regression",)
+GATING_CLASSES = ("regression",)
 
 
 @dataclass
@@ -47,7 +47,7 @@ class Diff:
 
     @property
     def gates(self) -> bool:
-        return any(c.kind in GATING for c in self.changes)
+        return any(c.kind in GATING_CLASSES for c in self.changes)
 
 
 def _version(text: str) -> Version | None:
@@ -132,15 +132,15 @@ def diff_runs(matrix: Matrix, baseline: ResultSet, run: ResultSet) -> Diff:
             change.kind, change.why = "range-could-widen", [f"declared known-broken here ({cell.reason}), but it passes"]
         elif cell.outcome == "pass" and demo is not None and not in_range:
             change.kind, change.why = "range-could-widen", [f"passes on {cell.release}, outside the declared {demo.releases}"]
-        elif before is not None and before.outcome == "pass" and cell.outcome in BAD and in_range:
+        elif before is not None and before.outcome == "pass" and cell.outcome in BROKEN and in_range:
             change.kind, change.why = "regression", explain(before, cell, freezes, matrix.settings.package)
-        elif before is not None and before.outcome in BAD and cell.outcome == "pass":
+        elif before is not None and before.outcome in BROKEN and cell.outcome == "pass":
             change.kind = "fixed"
-        elif cell.outcome in BAD and in_range and cell.resolution == "latest" and _passed_as_released(everything, cell):
+        elif cell.outcome in BROKEN and in_range and cell.resolution == "latest" and _passed_as_released(everything, cell):
             released = _passed_as_released(everything, cell)
             change.kind, change.before = "drift", released
             change.why = explain(released, cell, freezes, matrix.settings.package)
-        elif before is None and cell.outcome in BAD and in_range and _previous_pass(everything, cell):
+        elif before is None and cell.outcome in BROKEN and in_range and _previous_pass(everything, cell):
             previous = _previous_pass(everything, cell)
             change.kind, change.before = "regression", previous
             change.why = explain(previous, cell, freezes, matrix.settings.package)

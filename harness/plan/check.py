@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.matrix import Matrix, MatrixError, load_matrix
-from harness.plan import demo_candidates
-from harness.releases import Release, SnapshotError, load_snapshot, usable
+from harness.config.model import Matrix, MatrixError
+from harness.config.parse import load_matrix
+from harness.plan.releases import demo_candidates, Release, SnapshotError, load_snapshot, usable
 
 
 def undeclared_demos(matrix: Matrix) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from harness.releases import Release
+from harness.plan.releases import Release
 
 # First release date of each CPython minor line (a fact about CPython).
 PYTHON_RELEASED = {

@@ -1,74 +1,16 @@
-"""Cell records: appended as JSON lines the moment a cell ends, merged for the report.
-
-The committed `reports/results.json` holds the latest record of every cell
-plus the freezes they point at; new runs append to `<state>/results.jsonl`.
-Merging keeps, per cell, the record that started last, so nothing already
-recorded is lost and an interrupted run keeps every cell that finished.
-"""
+"""Where records live: appended to `<state>/results.jsonl` as cells end, the committed baseline in reports/."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+import subprocess
+import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
-OUTCOMES = ("pass", "flaky", "fail", "timeout", "env-error", "skipped", "xfail", "xpass", "not-run")
-
-
-@dataclass
-class CellResult:
-    demo: str
-    story: str
-    variant: str
-    release: str
-    resolution: str
-    outcome: str
-    python: str = ""
-    duration: float = 0.0
-    exit_code: int | None = None
-    error: str = ""
-    reason: str = ""  # why skipped / xfail
-    output_tail: str = ""
-    freeze_hash: str = ""
-    demo_hash: str = ""
-    started: str = ""
-    harness_version: str = ""
-    log: str = ""
-    server_log: str = ""  # the env's API server log, for a cell that failed while it ran
-    cache_key: str = ""  # hash of every input of the cell; an unchanged key is not run again
-    reused: bool = False  # this record repeats an earlier result whose inputs were the same
-    runner: str = ""  # "fork" (a child of the env's warm runner) or "process" (a fresh interpreter)
-    attempts: int = 1  # more than 1: it failed and was retried ("flaky" when a retry passed)
-    matrix_version: str = ""  # hash of the matrix.toml the run used; merging refuses mixed versions
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.demo, self.release, self.resolution)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "CellResult":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-
-@dataclass
-class ResultSet:
-    cells: dict[tuple[str, str, str], CellResult] = field(default_factory=dict)
-    freezes: dict[str, list[str]] = field(default_factory=dict)
-
-    def add(self, cell: CellResult) -> None:
-        current = self.cells.get(cell.key)
-        if current is None or cell.started >= current.started:
-            self.cells[cell.key] = cell
-
-    def sorted_cells(self) -> list[CellResult]:
-        return [self.cells[k] for k in sorted(self.cells)]
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+from harness.config.model import Matrix
+from harness.results.records import CellResult, ResultSet
 
 
 class ResultStore:
@@ -133,6 +75,10 @@ class ResultStore:
         return self.baseline
 
 
+def store_for(matrix: Matrix) -> ResultStore:
+    return ResultStore(matrix.resolve(matrix.settings.state_dir), matrix.resolve(matrix.settings.reports_dir))
+
+
 def load_results_json(path: Path) -> ResultSet:
     results = ResultSet()
     if path.is_file():
@@ -184,3 +130,23 @@ def load_run_records(folders: list[Path], matrix_version: str) -> ResultSet:
 
 def _content(cell: CellResult) -> str:
     return json.dumps(asdict(cell), sort_keys=True)
+
+
+def committed_baseline(matrix: Matrix, explicit: Path | None) -> ResultSet:
+    """The committed results: git HEAD's reports/results.json when the matrix is in a git checkout."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise SystemExit(f"error: --baseline {explicit}: no such file (expected a results.json)")
+        return load_results_json(explicit)
+    committed = matrix.resolve(matrix.settings.reports_dir) / "results.json"
+    try:
+        shown = subprocess.run(["git", "-C", str(committed.parent), "show", f"HEAD:./{committed.name}"],
+                               capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        shown = None
+    if shown is not None and shown.returncode == 0:
+        with tempfile.NamedTemporaryFile(suffix=".json") as copy:
+            copy.write(shown.stdout)
+            copy.flush()
+            return load_results_json(Path(copy.name))
+    return load_results_json(committed)

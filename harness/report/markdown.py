@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.interpreters import era_python
-from harness.matrix import Demo, EnvSettings, Matrix
-from harness.releases import Release, UnknownRelease, nearest
-from harness.results import OUTCOMES, CellResult, ResultSet
+from harness.plan.interpreters import era_python
+from harness.config.model import Demo, EnvSettings, Matrix
+from harness.plan.releases import Release, UnknownRelease, nearest
+from harness.results.records import CellResult, OUTCOMES, ResultSet
 
 SYMBOLS = {
     "pass": "✅",
@@ -186,93 +186,3 @@ def write_family_verdicts(matrix: Matrix, results: ResultSet) -> list[Path]:
     return written
 
 
-# --- pick -----------------------------------------------------------------------
-
-
-@dataclass
-class PickRow:
-    story: str
-    variant: str
-    demo: str
-    verdict: str  # "measured pass", "declared, not measured", "none: ..."
-    command: str
-
-
-def pick(matrix: Matrix, releases: list[Release], results: ResultSet, version: str, resolution: str | None = None) -> list[PickRow]:
-    """Per story, the variant to show on `version`: measured passes first, then declared ranges."""
-    resolution = resolution or matrix.settings.resolution
-    release = next((r for r in releases if r.version == version), None)
-    if release is None:
-        near = ", ".join(nearest(releases, version))
-        raise UnknownRelease(f"{matrix.settings.package} {version} is not a usable release on the index; nearest: {near}")
-    stories: dict[str, list[Demo]] = {}
-    for demo in matrix.demos:
-        stories.setdefault(demo.story, []).append(demo)
-    rows = []
-    era = era_python(release, matrix.settings.era_lag_days) or ""  # the same for every story: found once
-    settings = matrix.env_settings(release.parsed, resolution)
-    for story, variants in stories.items():
-        cells = {d.path: results.cells.get((d.path, version, resolution)) for d in variants}
-        passed = [d for d in variants if cells[d.path] is not None and cells[d.path].outcome == "pass"]
-        declared = [d for d in variants if d.claims(release.parsed) and cells[d.path] is None]
-        skipped = [d for d in variants if cells[d.path] is not None and cells[d.path].outcome == "skipped"]
-        if passed:
-            demo, verdict = passed[0], "measured pass"
-        elif declared:
-            demo, verdict = declared[0], "declared, not measured"
-        elif skipped:
-            demo = skipped[0]
-            verdict = f"declared, skipped here: {cells[demo.path].reason}"
-        else:
-            measured = [c for c in cells.values() if c is not None]
-            why = ", ".join(f"{Path(c.demo).name} {c.outcome}" for c in measured) or "no variant claims this release"
-            rows.append(PickRow(story, "-", "-", f"none ({why})", ""))
-            continue
-        cell = cells[demo.path]
-        python = cell.python if cell is not None else era
-        rows.append(PickRow(story, demo.variant, demo.path, verdict,
-                            rehearse_command(matrix, release, demo, resolution, python, settings)))
-    return rows
-
-
-def rehearse_command(matrix: Matrix, release: Release, demo: Demo, resolution: str, python: str,
-                     settings: EnvSettings) -> str:
-    """A shell line that runs the demo by hand in a fresh env of that release (`settings`: the release's)."""
-    env = f"/tmp/{matrix.settings.package}-{release.version}"
-    words = ["uv", "venv", env] + (["--python", ".".join(python.split(".")[:2])] if python else [])
-    install = ["uv", "pip", "install", "--python", env, f"{matrix.settings.package}=={release.version}"]
-    install += list(settings.requirements) + list(demo.requirements)
-    install += [f"--constraint=<(printf '%s\\n' {' '.join(shlex.quote(c) for c in settings.constraints)})"] if settings.constraints else []
-    install += ["--exclude-newer", release.exclude_newer] if resolution == "as-released" else []
-    run = [f"{env}/bin/python", demo.path]
-    return " && ".join(" ".join(w if w.startswith("--constraint=") else shlex.quote(w) for w in part) for part in (words, install, run))
-
-
-def write_junit(cells: list[CellResult], path: Path, package: str) -> Path:
-    """One test case per cell, one suite per release, so CI systems list cells as tests."""
-    from junitparser import Error, Failure, JUnitXml, Skipped, TestCase, TestSuite
-
-    suites: dict[tuple[str, str], TestSuite] = {}
-    for cell in sorted(cells, key=lambda c: (_version_key(c.release), c.resolution, c.demo)):
-        suite = suites.setdefault((cell.release, cell.resolution),
-                                  TestSuite(f"{package} {cell.release} ({cell.resolution})"))
-        case = TestCase(cell.demo, classname=f"{cell.story}.{cell.variant}", time=cell.duration)
-        if cell.outcome in ("fail", "xpass"):
-            message = cell.error or ("declared known-broken, but it passes: " + cell.reason)
-            case.result = [Failure(message, cell.outcome)]
-        elif cell.outcome in ("timeout", "env-error"):
-            case.result = [Error(cell.error, cell.outcome)]
-        elif cell.outcome in ("skipped", "xfail", "not-run"):
-            case.result = [Skipped(cell.reason or cell.outcome, cell.outcome)]
-        if cell.outcome != "pass" and cell.output_tail:
-            case.system_out = cell.output_tail
-        if cell.outcome == "flaky":
-            case.system_err = cell.error
-        suite.add_testcase(case)
-    xml = JUnitXml()
-    for key in suites:
-        xml.add_testsuite(suites[key])
-    xml.update_statistics()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    xml.write(str(path), pretty=True)
-    return path

@@ -17,26 +17,22 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from harness import __version__
-from harness.bytecode import harvest
-from harness.envs import BuiltEnv, EnvBuildError, EnvSpec, build_env, run_canary
-from harness.matrix import Demo, Matrix
-from harness.needs import PROVIDED, check_needs, secret_values
-from harness.plan import SessionPlan
-from harness.results import CellResult, ResultStore, now_iso
-from harness.runner import (INTERPRETER_NAMES, WARM_EXEC_VARIABLE, WarmRunner, classify, error_summary,
-                            isolated_environ, run_process, tail, warm_exec_prefix, write_shims)
-from harness.services import ServiceError, Services, WebhookReceiver, env_path
+from harness.run.bytecode import harvest
+from harness.run.envs import BuiltEnv, EnvBuildError, EnvSpec, build_env, run_canary
+from harness.config.model import Demo, Matrix
+from harness.config.needs import PROVIDED, check_needs, secret_values
+from harness.plan.sessions import SessionPlan
+from harness.results.records import CellResult, now_iso
+from harness.results.store import store_for
+from harness.results.outcomes import Outcome, REUSABLE
+from harness.run.process import classify, error_summary, isolated_environ, run_process, tail
+from harness.run.warm import INTERPRETER_NAMES, WARM_EXEC_VARIABLE, WarmRunner, warm_exec_prefix, write_shims
+from harness.run.services import ServiceError, Services, WebhookReceiver, env_path
 
 Log = Callable[[str], None]
-BAD = ("fail", "timeout", "env-error", "xpass")
-REUSABLE = ("pass", "fail", "xfail", "xpass", "skipped")  # env-errors and timeouts may be passing trouble
 
 
 BYTECODE_STORE = "bytecode"  # in the state folder: harness.bytecode's store, shared by every env
-
-
-def store_for(matrix: Matrix) -> ResultStore:
-    return ResultStore(matrix.resolve(matrix.settings.state_dir), matrix.resolve(matrix.settings.reports_dir))
 
 
 def file_hash(path: Path) -> str:
@@ -210,7 +206,7 @@ class _Session:
 
         def run_one(demo: Demo) -> CellResult:
             cell = self.cell(demo, env, env_error, env_log)
-            detail = f" — {cell.error or cell.reason}" if cell.outcome in BAD + ("skipped", "xfail", "flaky") else ""
+            detail = f" — {cell.error or cell.reason}" if cell.outcome != Outcome.PASS else ""
             timing = "reused: inputs unchanged" if cell.reused else f"{cell.duration:.1f}s"
             with log_lock:
                 remaining.pop(demo.path, None)
@@ -371,7 +367,7 @@ class _Session:
         if outcome == "pass" and attempts > 1:
             outcome, error = "flaky", f"failed, then passed on attempt {attempts}: {first_error}"
         server_log = ""
-        if outcome in BAD + ("flaky",) and self.services is not None and self.services.server_log is not None:
+        if outcome not in (Outcome.PASS, Outcome.SKIPPED, Outcome.XFAIL) and self.services is not None and self.services.server_log is not None:
             server_log = self.relative(self.services.server_log)
         return self.record(
             demo, outcome, started=started, duration=round(result.duration, 3), exit_code=result.exit_code,

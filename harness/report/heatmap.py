@@ -10,10 +10,10 @@ from pathlib import Path
 from packaging.version import Version
 
 from harness import __version__
-from harness.matrix import PROFILES, Matrix
-from harness.releases import Release, select_releases
-from harness.report import COLOURS
-from harness.results import ResultSet
+from harness.config.model import Matrix, PROFILES
+from harness.plan.releases import Release, select_releases
+from harness.report.markdown import COLOURS
+from harness.results.records import ResultSet
 
 OUTCOME_COLOURS = {o: c for o, c in COLOURS.items() if o != "not-run"}
 IN_RANGE_NOT_RUN, OUT_OF_RANGE = "#e9edf1", "#ffffff"

@@ -6,13 +6,15 @@ interpreter list, so `nox -l` needs no network and no env.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.interpreters import Interpreter, choose_interpreters, describe_missing, discover_interpreters
-from harness.matrix import PROFILES, RESOLUTIONS, Demo, Matrix, MatrixError
-from harness.releases import Release, load_snapshot, select_releases, usable
+from harness.plan.interpreters import Interpreter, choose_interpreters, describe_missing, discover_interpreters
+from harness.config.model import Demo, Matrix, MatrixError, PROFILES, RESOLUTIONS
+from harness.plan.check import check_matrix
+from harness.results.records import CellResult
+from harness.results.store import store_for
+from harness.plan.releases import demo_candidates, Release, load_snapshot, select_releases, usable
 
 
 @dataclass
@@ -52,10 +54,6 @@ class Plan:
 
     def by_profile(self, profile: str) -> list[SessionPlan]:
         return [s for s in self.sessions if profile in s.profiles]
-
-
-def demo_candidates(demo: Demo, releases: list[Release]) -> list[Release]:
-    return [r for r in releases if demo.claims(r.parsed)]
 
 
 def new_releases(candidates: list[Release], recorded: set[str]) -> list[Release]:
@@ -131,28 +129,19 @@ def build_plan(
 def load_plan(matrix_path: Path, resolution: str | None = None, only: list[str] | None = None,
               probe: bool = False) -> Plan:
     """Matrix + snapshot + interpreters + the baseline → the plan (what the noxfile and the CLI use)."""
-    from harness.check import check_matrix  # a run never starts on an invalid matrix
-
-    matrix, _ = check_matrix(matrix_path)
+    matrix, _ = check_matrix(matrix_path)  # a run never starts on an invalid matrix
     snapshot = load_snapshot(matrix.resolve(matrix.settings.releases_file))
     state = matrix.resolve(matrix.settings.state_dir)
     interpreters = discover_interpreters(cache=state / "interpreters.json")
     resolution = resolution or matrix.settings.resolution
-    cells = baseline_cells(matrix.resolve(matrix.settings.reports_dir) / "results.json")
-    recorded = {c.get("release") for c in cells if c.get("resolution") == resolution}
+    cells = list(store_for(matrix).load_baseline().cells.values())
+    recorded = {c.release for c in cells if c.resolution == resolution}
     plan = build_plan(matrix, snapshot, interpreters, resolution, only=only, recorded=recorded, probe=probe)
     plan.seconds = session_seconds(plan, cells)
     return plan
 
 
-def baseline_cells(results_json: Path) -> list[dict]:
-    try:
-        return json.loads(results_json.read_text(encoding="utf-8")).get("cells", [])
-    except (OSError, ValueError):
-        return []
-
-
-def session_seconds(plan: Plan, cells: list[dict]) -> dict[str, float]:
+def session_seconds(plan: Plan, cells: list[CellResult]) -> dict[str, float]:
     """Each session's total demo time in the baseline: what it will likely cost again.
 
     Used to start the longest sessions first (nox --parallel keeps the order
@@ -160,39 +149,6 @@ def session_seconds(plan: Plan, cells: list[dict]) -> dict[str, float]:
     """
     per_release: dict[tuple[str, str], float] = {}
     for cell in cells:
-        key = (cell.get("release"), cell.get("resolution"))
-        per_release[key] = per_release.get(key, 0.0) + float(cell.get("duration") or 0.0)
+        key = (cell.release, cell.resolution)
+        per_release[key] = per_release.get(key, 0.0) + float(cell.duration or 0.0)
     return {s.name: per_release.get((s.release.version, s.resolution), 0.0) for s in plan.sessions}
-
-
-def longest_first(plan: Plan) -> list[SessionPlan]:
-    return sorted(plan.sessions, key=lambda s: -plan.seconds.get(s.name, 0.0))
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """'2/4' → (2, 4): the second of four shards."""
-    try:
-        index, count = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise ValueError(f"--shard {text!r}: expected I/N, e.g. 2/4 (the second of four shards)") from None
-    if not 1 <= index <= count:
-        raise ValueError(f"--shard {text!r}: I must be between 1 and N")
-    return index, count
-
-
-def assign_shards(sessions: list[SessionPlan], seconds: dict[str, float], count: int) -> list[list[SessionPlan]]:
-    """Split sessions into `count` shards of similar recorded duration (longest first, into the lightest shard).
-
-    Deterministic: the same sessions and durations give the same shards on every runner.
-    A session with no recorded duration is estimated from the recorded cost per demo.
-    """
-    known = [s for s in sessions if seconds.get(s.name)]
-    per_demo = (sum(seconds[s.name] for s in known) / max(1, sum(len(s.demos) for s in known))) if known else 10.0
-    cost = {s.name: seconds.get(s.name) or per_demo * max(1, len(s.demos)) for s in sessions}
-    shards: list[list[SessionPlan]] = [[] for _ in range(count)]
-    totals = [0.0] * count
-    for session in sorted(sessions, key=lambda s: (-cost[s.name], s.name)):
-        lightest = min(range(count), key=lambda i: (totals[i], i))
-        shards[lightest].append(session)
-        totals[lightest] += cost[session.name]
-    return shards

@@ -21,6 +21,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from harness.config.model import Demo
+
 
 @dataclass(frozen=True)
 class Release:
@@ -218,3 +220,7 @@ def refresh_snapshot(path: Path, package: str, index_url: str | None = None) -> 
         raise SnapshotError(f"the index has no files for {package!r}; is the package name right?")
     write_snapshot(path, package, releases)
     return releases, [r for r in releases if r.version not in old]
+
+
+def demo_candidates(demo: Demo, releases: list[Release]) -> list[Release]:
+    return [r for r in releases if demo.claims(r.parsed)]

@@ -21,30 +21,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
 
-from harness.runner import isolated_environ
+from harness.run.process import isolated_environ
 
 HOST = "127.0.0.1"
 SUPERVISOR = Path(__file__).with_name("supervise.py")  # stdlib only: runs by path, whatever the cwd
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    command: tuple[str, ...]
-    env: tuple[tuple[str, str], ...] = ()
-    url: str = "http://{host}:{port}/api"
-    health: str = "{url}/health"
-    export: str = "API_URL"  # the variable that hands the URL to demos
-    timeout: float = 120.0
-
-
-@dataclass(frozen=True)
-class WorkerConfig:
-    command: tuple[str, ...]
-    setup: tuple[tuple[str, ...], ...] = ()
-    env: tuple[tuple[str, str], ...] = ()
-    ready: str = ""  # a regex the worker's log shows once it polls
-    timeout: float = 90.0
 
 
 class ServiceError(Exception):

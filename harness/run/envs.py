@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Callable
 
 from harness import __version__
-from harness.bytecode import cache_tag, seed
-from harness.interpreters import Interpreter
-from harness.matrix import EnvSettings
-from harness.releases import Release
-from harness.runner import error_summary, isolated_environ, run_process
+from harness.run.bytecode import cache_tag, seed
+from harness.plan.interpreters import Interpreter
+from harness.config.model import EnvSettings
+from harness.plan.releases import Release
+from harness.run.process import error_summary, isolated_environ, run_process
 
 Log = Callable[[str], None]
 

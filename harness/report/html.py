@@ -14,11 +14,12 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from packaging.version import Version
 
-from harness.diff import Diff
-from harness.matrix import Matrix
-from harness.releases import Release, UnknownRelease
-from harness.report import COLOURS, MEANINGS, pick
-from harness.results import OUTCOMES, ResultSet
+from harness.results.diff import Diff
+from harness.config.model import Matrix
+from harness.plan.releases import Release, UnknownRelease
+from harness.report.markdown import COLOURS, MEANINGS
+from harness.report.pick import pick
+from harness.results.records import OUTCOMES, ResultSet
 
 TEMPLATES = Path(__file__).with_name("templates")
 # symbols every font has (the Markdown report's emoji need an emoji font): the legend works without colour

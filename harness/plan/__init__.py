@@ -1,0 +1,1 @@
+"""Stage 3, planning: the release snapshot, interpreters, and which (release, Python) sessions run which demos."""

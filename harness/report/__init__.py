@@ -1,0 +1,1 @@
+"""Stage 5, reporting: recorded cells → Markdown, JUnit, the HTML page, the picture, and `pick`."""
