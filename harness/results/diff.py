@@ -1,16 +1,12 @@
 """A run compared with the baseline (the committed reports/results.json): what changed, and why.
 
-Each cell of the run falls in one class:
-
-- regression: pass → fail/timeout/env-error inside the demo's declared range; also a
-  new release failing where the newest earlier release of its line passed. Gates CI.
-- fixed: fail/timeout/env-error → pass.
-- new: a release or demo the baseline has no cell for (and no regression).
-- range-could-widen: an xpass (the xfail entry can go), or a pass outside the declared range.
-- flaky: failed, then passed on an immediate retry. Does not gate.
-- drift: fails with today's dependencies (latest resolution) where the release's
-  as-released env passed: the dependencies that moved are listed.
-- unchanged: everything else (counted, not listed).
+Every cell of the run gets one class. The class comes from one table, `TRANSITIONS`:
+(what the baseline recorded for the cell, what the run recorded) → class. Two facts the
+pair alone cannot tell then refine it: whether the release is inside the demo's declared
+range (a failure outside it is expected, a pass outside it means the range could widen),
+and, for a cell the baseline never had, what the newest earlier release of its line or the
+as-released env of the same release recorded (a new release that breaks a demo is a
+regression; a failure with today's dependencies where as-released passed is drift).
 """
 
 from __future__ import annotations
@@ -20,11 +16,61 @@ from dataclasses import dataclass, field
 from packaging.version import InvalidVersion, Version
 
 from harness.config.model import Matrix
+from harness.results.outcomes import BROKEN, WORKING, Outcome
 from harness.results.records import CellResult, ResultSet
-from harness.results.outcomes import BROKEN
 
-CLASSES = ("regression", "drift", "flaky", "fixed", "new", "range-could-widen", "unchanged")
-GATING_CLASSES = ("regression",)
+
+@dataclass(frozen=True)
+class ChangeClass:
+    name: str
+    meaning: str
+    gates: bool = False  # the report exits 1 when the run has one
+
+
+CHANGE_CLASSES = (
+    ChangeClass("regression", "worked in the baseline (or on the newest earlier release of its line) and is broken "
+                "now, inside the declared range", gates=True),
+    ChangeClass("drift", "broken with today's dependencies (latest) where the release's as-released env works: "
+                "the dependencies that moved are listed"),
+    ChangeClass("flaky", "failed, then passed on an immediate retry"),
+    ChangeClass("fixed", "broken or declared known-broken in the baseline, passes now"),
+    ChangeClass("new", "the first measurement of this cell: the baseline has no cell for it, or only a skip"),
+    ChangeClass("coverage-lost", "measured in the baseline, skipped now: a need it declares is no longer available"),
+    ChangeClass("declared-broken", "worked in the baseline, now declared known-broken (xfail) and still broken"),
+    ChangeClass("range-could-widen", "passes outside the declared range, or passes where declared known-broken "
+                "(the xfail entry can go)"),
+    ChangeClass("unchanged", "the same kind of result as the baseline (counted, not listed)"),
+)
+CLASSES = tuple(c.name for c in CHANGE_CLASSES)
+GATING_CLASSES = tuple(c.name for c in CHANGE_CLASSES if c.gates)
+
+# What the baseline recorded, grouped: no cell, worked, broken, skipped, known-broken.
+NONE, WORKED, BROKE, SKIP, KNOWN = "none", "worked", "broken", "skipped", "xfail"
+BEFORE = (NONE, WORKED, BROKE, SKIP, KNOWN)
+_ROWS = {
+    #                     before: none     worked            broken       skipped          xfail
+    Outcome.PASS:               ("new",   "unchanged",      "fixed",     "new",           "fixed"),
+    Outcome.FLAKY:              ("flaky", "flaky",          "flaky",     "flaky",         "flaky"),
+    Outcome.FAIL:               ("new",   "regression",     "unchanged", "new",           "unchanged"),
+    Outcome.TIMEOUT:            ("new",   "regression",     "unchanged", "new",           "unchanged"),
+    Outcome.ENV_ERROR:          ("new",   "regression",     "unchanged", "new",           "unchanged"),
+    Outcome.SKIPPED:            ("new",   "coverage-lost",  "coverage-lost", "unchanged", "coverage-lost"),
+    Outcome.XFAIL:              ("new",   "declared-broken", "unchanged", "new",          "unchanged"),
+    Outcome.XPASS:              ("range-could-widen",) * 5,
+}
+TRANSITIONS: dict[tuple[str, Outcome], str] = {
+    (before, after): row[i] for after, row in _ROWS.items() for i, before in enumerate(BEFORE)
+}
+
+
+def before_group(cell: CellResult | None) -> str:
+    if cell is None:
+        return NONE
+    if cell.outcome in WORKING:
+        return WORKED
+    if cell.outcome in BROKEN:
+        return BROKE
+    return KNOWN if cell.outcome == Outcome.XFAIL else SKIP
 
 
 @dataclass
@@ -114,40 +160,50 @@ def explain(before: CellResult, after: CellResult, freezes: dict[str, list[str]]
 def diff_runs(matrix: Matrix, baseline: ResultSet, run: ResultSet) -> Diff:
     """Classify every cell of the run against the baseline."""
     demos = {d.path: d for d in matrix.demos}
-    freezes = dict(baseline.freezes)
-    freezes.update(run.freezes)
-    everything = dict(baseline.cells)
-    everything.update(run.cells)
+    freezes = {**baseline.freezes, **run.freezes}
+    everything = {**baseline.cells, **run.cells}
     changes = []
     for key in sorted(run.cells):
-        cell = run.cells[key]
-        before = baseline.cells.get(key)
-        demo = demos.get(cell.demo)
-        version = _version(cell.release)
+        cell, before = run.cells[key], baseline.cells.get(key)
+        demo, version = demos.get(cell.demo), _version(cell.release)
         in_range = demo is not None and version is not None and demo.claims(version)
-        change = CellChange("unchanged", cell, before)
-        if cell.outcome == "flaky":
-            change.kind, change.why = "flaky", [cell.error]
-        elif cell.outcome == "xpass":
-            change.kind, change.why = "range-could-widen", [f"declared known-broken here ({cell.reason}), but it passes"]
-        elif cell.outcome == "pass" and demo is not None and not in_range:
-            change.kind, change.why = "range-could-widen", [f"passes on {cell.release}, outside the declared {demo.releases}"]
-        elif before is not None and before.outcome == "pass" and cell.outcome in BROKEN and in_range:
-            change.kind, change.why = "regression", explain(before, cell, freezes, matrix.settings.package)
-        elif before is not None and before.outcome in BROKEN and cell.outcome == "pass":
-            change.kind = "fixed"
-        elif cell.outcome in BROKEN and in_range and cell.resolution == "latest" and _passed_as_released(everything, cell):
-            released = _passed_as_released(everything, cell)
-            change.kind, change.before = "drift", released
-            change.why = explain(released, cell, freezes, matrix.settings.package)
-        elif before is None and cell.outcome in BROKEN and in_range and _previous_pass(everything, cell):
-            previous = _previous_pass(everything, cell)
-            change.kind, change.before = "regression", previous
-            change.why = explain(previous, cell, freezes, matrix.settings.package)
-        elif before is None:
-            change.kind = "new"
+        change = CellChange(TRANSITIONS[(before_group(before), Outcome(cell.outcome))], cell, before)
+        if change.kind == "regression" and not in_range:
+            change.kind = "unchanged"  # outside the declared range a failure is what the range says
+        elif cell.outcome == Outcome.PASS and demo is not None and not in_range:
+            change.kind = "range-could-widen"
+            change.why = [f"passes on {cell.release}, outside the declared {demo.releases}"]
+        elif cell.outcome in BROKEN and in_range and change.kind in ("new", "unchanged"):
+            _explain_from_elsewhere(change, everything, freezes, matrix.settings.package)
+        _add_reason(change, freezes, matrix.settings.package)
         changes.append(change)
     return Diff(changes)
+
+
+def _explain_from_elsewhere(change: CellChange, cells: dict, freezes: dict, package: str) -> None:
+    """A broken cell the pair alone calls new or unchanged: drift when as-released works, or, for a
+    release the baseline never had, a regression when the newest earlier release of its line worked."""
+    cell = change.cell
+    released = _passed_as_released(cells, cell) if cell.resolution == "latest" else None
+    previous = _previous_pass(cells, cell) if change.before is None else None
+    if released is not None:
+        change.kind, change.before, change.why = "drift", released, explain(released, cell, freezes, package)
+    elif previous is not None:
+        change.kind, change.before, change.why = "regression", previous, explain(previous, cell, freezes, package)
+
+
+def _add_reason(change: CellChange, freezes: dict, package: str) -> None:
+    if change.why:
+        return
+    cell, before = change.cell, change.before
+    if change.kind == "flaky":
+        change.why = [cell.error]
+    elif change.kind == "range-could-widen":
+        change.why = [f"declared known-broken here ({cell.reason}), but it passes"]
+    elif change.kind in ("regression", "declared-broken") and before is not None:
+        change.why = explain(before, cell, freezes, package)
+    elif change.kind == "coverage-lost":
+        change.why = [cell.reason]
 
 
 def _passed_as_released(cells: dict, cell: CellResult) -> CellResult | None:
@@ -168,6 +224,12 @@ def _previous_pass(cells: dict, cell: CellResult) -> CellResult | None:
         return None
     newest = max(earlier, key=lambda pair: pair[0])[1]
     return newest if newest.outcome == "pass" else None
+
+
+def class_table_markdown() -> str:
+    """The classes as the README documents them (a test keeps the two the same)."""
+    rows = [f"| {c.name} | {c.meaning} | {'yes' if c.gates else 'no'} |" for c in CHANGE_CLASSES]
+    return "\n".join(["| class | meaning | gates CI |", "|---|---|---|", *rows])
 
 
 def summary_markdown(diff: Diff, title: str = "Matrix diff against the baseline") -> str:
