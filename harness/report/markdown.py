@@ -46,7 +46,7 @@ def line_table(matrix: Matrix, frame: pd.DataFrame, releases: list[str]) -> pd.D
                 continue
             row[release] = Outcome(outcome).symbol
             measured += 1
-            passed += outcome == "pass"
+            passed += outcome == Outcome.PASS
         if measured == 0 and not any(demo.claims(_version_key(r)) for r in releases):
             continue  # this line is outside the demo's range entirely
         row["passed"] = f"{passed}/{measured}"
@@ -56,7 +56,7 @@ def line_table(matrix: Matrix, frame: pd.DataFrame, releases: list[str]) -> pd.D
         totals = {"story": "**passed**", "variant": ""}
         for release in releases:
             column = frame[frame.release == release]
-            totals[release] = f"{int((column.outcome == 'pass').sum())}/{len(column)}"
+            totals[release] = f"{int((column.outcome == Outcome.PASS.value).sum())}/{len(column)}"
         totals["passed"] = ""
         table = pd.concat([table, pd.DataFrame([totals])], ignore_index=True)
     return table
