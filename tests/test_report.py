@@ -8,8 +8,9 @@ import pytest
 
 from harness.plan.check import check_matrix
 from harness.plan.releases import UnknownRelease
-from harness.report.markdown import SYMBOLS, render_markdown
+from harness.report.markdown import render_markdown
 from harness.report.pick import pick
+from harness.results.outcomes import Outcome
 from harness.results.records import CellResult
 from harness.results.store import ResultStore
 
@@ -84,13 +85,13 @@ def test_markdown_groups_releases_by_line_with_symbols_and_counts(recorded):
     sections = {part.split("\n", 1)[0]: part for part in text.split("### ")[1:]}
     assert set(sections) >= {"0.x", "1.x", "2.x", "3.x", "Not passing", "Skipped and known-broken"}
     classic_row = next(l for l in sections["0.x"].splitlines() if "etl_classic.py" in l)
-    assert SYMBOLS["fail"] in classic_row and "0/1" in classic_row
+    assert Outcome.FAIL.symbol in classic_row and "0/1" in classic_row
     three = sections["3.x"].splitlines()
     assert "3.9.1" in three[2]  # the header row names the release
     modern = next(l for l in three if "etl_modern.py" in l)
-    assert SYMBOLS["pass"] in modern and "1/1" in modern
+    assert Outcome.PASS.symbol in modern and "1/1" in modern
     deploy = next(l for l in three if "deploy_modern.py" in l)
-    assert SYMBOLS["skipped"] in deploy
+    assert Outcome.SKIPPED.symbol in deploy
     totals = next(l for l in three if "**passed**" in l)
     assert "1/2" in totals
     assert "etl_classic.py" not in sections["3.x"]  # a line wholly outside a demo's range has no row

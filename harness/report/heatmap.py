@@ -10,13 +10,15 @@ from pathlib import Path
 from packaging.version import Version
 
 from harness import __version__
-from harness.config.model import Matrix, PROFILES
+from harness.config.model import Demo, Matrix, PROFILES
 from harness.plan.releases import Release, select_releases
-from harness.report.markdown import COLOURS
-from harness.results.records import ResultSet
+from harness.report.order import demos_in_report_order
+from harness.results.outcomes import RECORDED
+from harness.results.records import CellResult, ResultSet
 
-OUTCOME_COLOURS = {o: c for o, c in COLOURS.items() if o != "not-run"}
+OUTCOME_COLOURS = {o.value: o.colour for o in RECORDED}
 IN_RANGE_NOT_RUN, OUT_OF_RANGE = "#e9edf1", "#ffffff"
+PALETTE = [OUT_OF_RANGE, IN_RANGE_NOT_RUN] + list(OUTCOME_COLOURS.values())  # a grid value indexes it
 
 
 def profiles_covered(matrix: Matrix, releases: list[Release], recorded: set[str]) -> list[str]:
@@ -48,8 +50,28 @@ def draw_heatmap(matrix: Matrix, releases: list[Release], results: ResultSet, im
     resolution = matrix.settings.resolution
     cells = {(c.demo, c.release): c for c in results.cells.values() if c.resolution == resolution}
     columns = sorted({release for _, release in cells}, key=Version)
-    demos = list(matrix.demos)
-    palette = [OUT_OF_RANGE, IN_RANGE_NOT_RUN] + list(OUTCOME_COLOURS.values())
+    demos = demos_in_report_order(matrix)
+    grid = heatmap_grid(demos, columns, cells)
+    if profiles is None:
+        profiles = profiles_covered(matrix, releases, {release for _, release in cells})
+    profiles = profiles or ["explicit releases"]
+    newest = max((c.started for c in cells.values()), default="")[:10] or dt.date.today().isoformat()
+    title = (f"{matrix.settings.package} demos × releases ({resolution}) — {len(cells)} cells, "
+             f"profiles {', '.join(profiles)}, run up to {newest}")
+    labels = [f"{d.story} · {d.variant}" for d in demos]
+    paths = [images / f"compatibility.{suffix}" for suffix in ("png", "svg")]
+    digest_file = images / ".compatibility.sha256"
+    digest = hashlib.sha256(json.dumps([__version__, PALETTE, grid, columns, labels, title]).encode()).hexdigest()
+    if all(p.is_file() for p in paths) and digest_file.is_file() and digest_file.read_text().strip() == digest:
+        return paths
+    images.mkdir(parents=True, exist_ok=True)
+    save_picture(grid, columns, labels, title, paths)
+    digest_file.write_text(digest + "\n")
+    return paths
+
+
+def heatmap_grid(demos: list[Demo], columns: list[str], cells: dict[tuple[str, str], CellResult]) -> list[list[int]]:
+    """Per demo and release, an index into PALETTE: the outcome's colour, else in or outside the range."""
     index = {outcome: i + 2 for i, outcome in enumerate(OUTCOME_COLOURS)}
     grid = []
     for demo in demos:
@@ -61,20 +83,11 @@ def draw_heatmap(matrix: Matrix, releases: list[Release], results: ResultSet, im
             else:
                 row.append(1 if demo.claims(Version(version)) else 0)
         grid.append(row)
-    recorded = {release for _, release in cells}
-    if profiles is None:
-        profiles = profiles_covered(matrix, releases, recorded)
-    profiles = profiles or ["explicit releases"]
-    newest = max((c.started for c in cells.values()), default="")[:10] or dt.date.today().isoformat()
-    title = (f"{matrix.settings.package} demos × releases ({resolution}) — {len(cells)} cells, "
-             f"profiles {', '.join(profiles)}, run up to {newest}")
-    labels = [f"{d.story} · {d.variant}" for d in demos]
-    paths = [images / f"compatibility.{suffix}" for suffix in ("png", "svg")]
-    digest_file = images / ".compatibility.sha256"
-    digest = hashlib.sha256(json.dumps([__version__, palette, grid, columns, labels, title]).encode()).hexdigest()
-    if all(p.is_file() for p in paths) and digest_file.is_file() and digest_file.read_text().strip() == digest:
-        return paths
+    return grid
 
+
+def save_picture(grid: list[list[int]], columns: list[str], labels: list[str], title: str, paths: list[Path]) -> None:
+    """Draw the grid with matplotlib (imported here: only a changed picture pays for it) and save each path."""
     import logging
 
     import matplotlib
@@ -86,13 +99,13 @@ def draw_heatmap(matrix: Matrix, releases: list[Release], results: ResultSet, im
     from matplotlib.patches import Patch
 
     width = max(8.0, 2.5 + 0.28 * len(columns))
-    height = max(4.0, 1.6 + 0.2 * len(demos))
+    height = max(4.0, 1.6 + 0.2 * len(labels))
     fig, ax = plt.subplots(figsize=(width, height), dpi=110)
-    ax.imshow(grid, cmap=ListedColormap(palette), vmin=0, vmax=len(palette) - 1, aspect="auto", interpolation="nearest")
+    ax.imshow(grid, cmap=ListedColormap(PALETTE), vmin=0, vmax=len(PALETTE) - 1, aspect="auto", interpolation="nearest")
     ax.set_xticks(range(len(columns)), columns, rotation=90, fontsize=7)
-    ax.set_yticks(range(len(demos)), labels, fontsize=7)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.set_xticks([x - 0.5 for x in range(1, len(columns))], minor=True)
-    ax.set_yticks([y - 0.5 for y in range(1, len(demos))], minor=True)
+    ax.set_yticks([y - 0.5 for y in range(1, len(labels))], minor=True)
     ax.grid(which="minor", color="white", linewidth=0.8)
     ax.tick_params(which="minor", length=0)
     previous = None
@@ -107,9 +120,6 @@ def draw_heatmap(matrix: Matrix, releases: list[Release], results: ResultSet, im
                 Patch(facecolor=OUT_OF_RANGE, edgecolor="#c9d1d9", label="outside the range")]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False)
     fig.tight_layout()
-    images.mkdir(parents=True, exist_ok=True)
     for path in paths:
         fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else {})
     plt.close(fig)
-    digest_file.write_text(digest + "\n")
-    return paths

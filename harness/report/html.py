@@ -14,19 +14,15 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from packaging.version import Version
 
-from harness.results.diff import Diff
 from harness.config.model import Matrix
 from harness.plan.releases import Release, UnknownRelease
-from harness.report.markdown import COLOURS, MEANINGS
+from harness.report.order import demos_in_report_order, stories_in_report_order
 from harness.report.pick import pick
-from harness.results.records import OUTCOMES, ResultSet
+from harness.results.diff import Diff
+from harness.results.outcomes import Outcome
+from harness.results.records import CellResult, ResultSet
 
 TEMPLATES = Path(__file__).with_name("templates")
-# symbols every font has (the Markdown report's emoji need an emoji font): the legend works without colour
-SYMBOLS_HTML = {
-    "pass": "✓", "flaky": "≈", "fail": "✗", "timeout": "T", "env-error": "E", "skipped": "–",
-    "xfail": "x", "xpass": "!", "not-run": "·",
-}
 
 
 def report_data(matrix: Matrix, releases: list[Release], results: ResultSet, diff: Diff | None) -> dict:
@@ -35,26 +31,65 @@ def report_data(matrix: Matrix, releases: list[Release], results: ResultSet, dif
     cells = [c for c in results.cells.values() if c.demo in demos]
     columns = sorted({c.release for c in cells}, key=Version)
     by_version = {r.version: r for r in releases}
-    changes = {}
-    if diff is not None:
-        for change in diff.changes:
-            if change.kind != "unchanged":
-                before = change.before
-                changes[_cell_id(change.cell.demo, change.cell.release, change.cell.resolution)] = {
-                    "kind": change.kind, "why": [w for w in change.why if w],
-                    "before": f"{before.outcome} on {before.release}" if before else "",
-                }
     used_freezes = {c.freeze_hash for c in cells if c.freeze_hash}
-    rows = []
-    for demo in matrix.demos:
-        rows.append({
-            "demo": demo.path, "story": demo.story, "variant": demo.variant, "range": str(demo.releases),
-            "family": Path(demo.path).parent.name,
-            "inRange": [demo.claims(Version(v)) for v in columns],
-        })
-    stories = sorted({d.story for d in matrix.demos})
+    rows = [{"demo": d.path, "story": d.story, "variant": d.variant, "range": str(d.releases),
+             "family": Path(d.path).parent.name, "inRange": [d.claims(Version(v)) for v in columns]}
+            for d in demos_in_report_order(matrix)]
+    stories = stories_in_report_order(matrix)
     claimed = [r for r in releases if any(d.claims(r.parsed) for d in matrix.demos)]
-    picks, verdicts = {}, []  # verdict texts repeat across releases: stored once, referred to by index
+    picks, verdicts = customer_picks(matrix, releases, results, claimed, stories)
+    return {
+        "package": matrix.settings.package,
+        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "newest": max((c.started for c in cells), default="")[:16].replace("T", " "),
+        "columns": [{"version": v, "line": str(Version(v).major), "minor": f"{Version(v).major}.{Version(v).minor}",
+                     "date": str(by_version[v].date) if v in by_version else ""} for v in columns],
+        "rows": rows,
+        "stories": stories,
+        "resolutions": sorted({c.resolution for c in cells}) or [matrix.settings.resolution],
+        "cells": {_cell_id(c.demo, c.release, c.resolution): cell_data(c) for c in cells},
+        "freezes": {h: results.freezes[h] for h in sorted(used_freezes) if h in results.freezes},
+        "changes": changes_data(diff),
+        "diffCounts": diff.counts() if diff is not None else {},
+        "counts": {o.value: sum(1 for c in cells if c.outcome == o) for o in Outcome},
+        "outcomes": [o.value for o in Outcome],
+        "symbols": {o.value: o.plain for o in Outcome},  # glyphs every font has: the legend works without colour
+        "meanings": {o.value: o.meaning for o in Outcome},
+        "colours": {o.value: o.colour for o in Outcome},
+        "picks": picks,
+        "verdicts": verdicts,
+        "releases": [r.version for r in claimed],
+    }
+
+
+def cell_data(cell: CellResult) -> dict:
+    """What a cell's details pane shows (a passing cell's output is cut shorter: it is rarely read)."""
+    return {
+        "outcome": cell.outcome, "duration": cell.duration, "python": cell.python, "resolution": cell.resolution,
+        "error": cell.error, "reason": cell.reason, "freeze": cell.freeze_hash,
+        "output": cell.output_tail if cell.outcome != Outcome.PASS else cell.output_tail[-1200:],
+        "attempts": cell.attempts, "runner": cell.runner, "started": cell.started[:19].replace("T", " "),
+        "reused": cell.reused, "log": cell.log,
+    }
+
+
+def changes_data(diff: Diff | None) -> dict:
+    """The cells the diff against the baseline changed, by cell id."""
+    changes = {}
+    for change in diff.changes if diff is not None else []:
+        if change.kind != "unchanged":
+            before = change.before
+            changes[_cell_id(change.cell.demo, change.cell.release, change.cell.resolution)] = {
+                "kind": change.kind, "why": [w for w in change.why if w],
+                "before": f"{before.outcome} on {before.release}" if before else "",
+            }
+    return changes
+
+
+def customer_picks(matrix: Matrix, releases: list[Release], results: ResultSet, claimed: list[Release],
+                   stories: list[str]) -> tuple[dict, list[str]]:
+    """`pick` for every claimed release; verdict texts repeat across releases, so each is stored once."""
+    picks, verdicts = {}, []
     for release in claimed:
         try:
             rows_for = pick(matrix, releases, results, release.version)
@@ -66,38 +101,7 @@ def report_data(matrix: Matrix, releases: list[Release], results: ResultSet, dif
                 verdicts.append(p.verdict)
             entries.append([stories.index(p.story), p.variant, verdicts.index(p.verdict)])
         picks[release.version] = entries
-    counts = {o: sum(1 for c in cells if c.outcome == o) for o in OUTCOMES}
-    return {
-        "package": matrix.settings.package,
-        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "newest": max((c.started for c in cells), default="")[:16].replace("T", " "),
-        "columns": [{"version": v, "line": str(Version(v).major), "minor": f"{Version(v).major}.{Version(v).minor}",
-                     "date": str(by_version[v].date) if v in by_version else ""} for v in columns],
-        "rows": rows,
-        "stories": stories,
-        "resolutions": sorted({c.resolution for c in cells}) or [matrix.settings.resolution],
-        "cells": {
-            _cell_id(c.demo, c.release, c.resolution): {
-                "outcome": c.outcome, "duration": c.duration, "python": c.python, "resolution": c.resolution,
-                "error": c.error, "reason": c.reason, "freeze": c.freeze_hash,
-                "output": c.output_tail if c.outcome != "pass" else c.output_tail[-1200:],
-                "attempts": c.attempts, "runner": c.runner, "started": c.started[:19].replace("T", " "),
-                "reused": c.reused, "log": c.log,
-            }
-            for c in cells
-        },
-        "freezes": {h: results.freezes[h] for h in sorted(used_freezes) if h in results.freezes},
-        "changes": changes,
-        "diffCounts": diff.counts() if diff is not None else {},
-        "counts": counts,
-        "outcomes": list(OUTCOMES),
-        "symbols": SYMBOLS_HTML,
-        "meanings": MEANINGS,
-        "colours": COLOURS,
-        "picks": picks,
-        "verdicts": verdicts,
-        "releases": [r.version for r in claimed],
-    }
+    return picks, verdicts
 
 
 def _cell_id(demo: str, release: str, resolution: str) -> str:

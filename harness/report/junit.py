@@ -6,7 +6,12 @@ from pathlib import Path
 
 from packaging.version import Version
 
+from harness.results.outcomes import GATING, Outcome
 from harness.results.records import CellResult
+
+ERRORS = frozenset({Outcome.TIMEOUT, Outcome.ENV_ERROR})  # gating, but the demo's own checks never got to run
+FAILURES = GATING - ERRORS
+SKIPS = frozenset(o for o in Outcome if not o.traits.gates and not o.traits.working)
 
 
 def write_junit(cells: list[CellResult], path: Path, package: str) -> Path:
@@ -18,16 +23,16 @@ def write_junit(cells: list[CellResult], path: Path, package: str) -> Path:
         suite = suites.setdefault((cell.release, cell.resolution),
                                   TestSuite(f"{package} {cell.release} ({cell.resolution})"))
         case = TestCase(cell.demo, classname=f"{cell.story}.{cell.variant}", time=cell.duration)
-        if cell.outcome in ("fail", "xpass"):
+        if cell.outcome in FAILURES:
             message = cell.error or ("declared known-broken, but it passes: " + cell.reason)
             case.result = [Failure(message, cell.outcome)]
-        elif cell.outcome in ("timeout", "env-error"):
+        elif cell.outcome in ERRORS:
             case.result = [Error(cell.error, cell.outcome)]
-        elif cell.outcome in ("skipped", "xfail", "not-run"):
+        elif cell.outcome in SKIPS:
             case.result = [Skipped(cell.reason or cell.outcome, cell.outcome)]
-        if cell.outcome != "pass" and cell.output_tail:
+        if cell.outcome != Outcome.PASS and cell.output_tail:
             case.system_out = cell.output_tail
-        if cell.outcome == "flaky":
+        if cell.outcome == Outcome.FLAKY:
             case.system_err = cell.error
         suite.add_testcase(case)
     xml = JUnitXml()

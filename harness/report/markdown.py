@@ -1,44 +1,18 @@
-"""Recorded cells → the compatibility report (Markdown, via pandas + tabulate) and `pick`."""
+"""Recorded cells → the compatibility report (Markdown, via pandas + tabulate) and the family READMEs' verdicts."""
 
 from __future__ import annotations
 
-import shlex
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from harness.plan.interpreters import era_python
-from harness.config.model import Demo, EnvSettings, Matrix
-from harness.plan.releases import Release, UnknownRelease, nearest
-from harness.results.records import CellResult, OUTCOMES, ResultSet
+from harness.config.model import Matrix
+from harness.report.order import demos_in_report_order
+from harness.results.outcomes import GATING, RECORDED, Outcome
+from harness.results.records import CellResult, ResultSet
 
-SYMBOLS = {
-    "pass": "✅",
-    "flaky": "🔁",
-    "fail": "❌",
-    "timeout": "⏱️",
-    "env-error": "⚠️",
-    "skipped": "⏭️",
-    "xfail": "✖️",
-    "xpass": "❗",
-    "not-run": "·",
-}
-COLOURS = {  # the HTML page and the PNG share them
-    "pass": "#2e9d4f", "flaky": "#9ccc65", "fail": "#d7322f", "timeout": "#f08c00", "env-error": "#8e44ad",
-    "skipped": "#9aa5b1", "xfail": "#5b6b7a", "xpass": "#1f78c8", "not-run": "#eef0f2",
-}
-MEANINGS = {
-    "pass": "the demo ran and its own checks held",
-    "flaky": "failed, then passed on an immediate retry (does not gate CI)",
-    "fail": "the demo raised, exited non-zero, or its checks failed",
-    "timeout": "killed at its time limit (whole process group)",
-    "env-error": "the environment could not be built (resolution, install, interpreter, canary)",
-    "skipped": "a declared need is not available here (reason in results.json)",
-    "xfail": "declared known-broken in matrix.toml, and still broken",
-    "xpass": "declared known-broken, but now passes: the xfail entry can go",
-    "not-run": "release outside the demo's declared range",
-}
+# recorded, but the demo neither gated nor worked: listed with the reason it did not run or was expected to fail
+EXCUSED = tuple(o for o in RECORDED if not o.traits.gates and not o.traits.working)
 
 
 def _version_key(version: str):
@@ -62,17 +36,17 @@ def line_table(matrix: Matrix, frame: pd.DataFrame, releases: list[str]) -> pd.D
     """Demos as rows, the given releases as columns, symbols as cells, pass counts at the edges."""
     recorded = {(r.demo, r.release): r.outcome for r in frame.itertuples()}
     rows = []
-    for demo in matrix.demos:
+    for demo in demos_in_report_order(matrix):
         row = {"story": demo.story, "variant": f"{demo.variant} (`{Path(demo.path).name}`)"}
         passed = measured = 0
         for release in releases:
             outcome = recorded.get((demo.path, release))
             if outcome is None:
-                row[release] = SYMBOLS["not-run"] if not demo.claims(_version_key(release)) else ""
+                row[release] = Outcome.NOT_RUN.symbol if not demo.claims(_version_key(release)) else ""
                 continue
-            row[release] = SYMBOLS[outcome]
+            row[release] = Outcome(outcome).symbol
             measured += 1
-            passed += outcome == "pass"
+            passed += outcome == Outcome.PASS
         if measured == 0 and not any(demo.claims(_version_key(r)) for r in releases):
             continue  # this line is outside the demo's range entirely
         row["passed"] = f"{passed}/{measured}"
@@ -82,7 +56,7 @@ def line_table(matrix: Matrix, frame: pd.DataFrame, releases: list[str]) -> pd.D
         totals = {"story": "**passed**", "variant": ""}
         for release in releases:
             column = frame[frame.release == release]
-            totals[release] = f"{int((column.outcome == 'pass').sum())}/{len(column)}"
+            totals[release] = f"{int((column.outcome == Outcome.PASS.value).sum())}/{len(column)}"
         totals["passed"] = ""
         table = pd.concat([table, pd.DataFrame([totals])], ignore_index=True)
     return table
@@ -104,41 +78,46 @@ def render_markdown(matrix: Matrix, results: ResultSet) -> str:
     ]
     counts = pd.Series([c.outcome for c in all_cells], dtype="object").value_counts()
     summary = pd.DataFrame(
-        [{"outcome": f"{SYMBOLS[o]} {o}", "cells": int(counts.get(o, 0))} for o in OUTCOMES if o != "not-run"]
+        [{"outcome": f"{o.symbol} {o}", "cells": int(counts.get(o, 0))} for o in RECORDED]
     )
     out += [summary.to_markdown(index=False), ""]
     for resolution in resolutions:
-        frame = cell_frame(matrix, results, resolution)
-        if frame.empty:
-            continue
-        releases = sorted(frame.release.unique(), key=_version_key)
-        lines: dict[int, list[str]] = {}
-        for release in releases:
-            lines.setdefault(_version_key(release).major, []).append(release)
-        out += [f"## Resolution: {resolution}", ""]
-        for major, line_releases in sorted(lines.items()):
-            table = line_table(matrix, frame, line_releases)
-            out += [f"### {major}.x", "", table.to_markdown(index=False), ""]
-        problems = [c for c in all_cells if c.resolution == resolution and c.outcome in ("fail", "timeout", "env-error", "xpass")]
-        if problems:
-            out += ["### Not passing", ""]
-            detail = pd.DataFrame(
-                [{"demo": c.demo, "release": c.release, "python": c.python, "outcome": c.outcome,
-                  "error": (c.error or "").replace("|", "\\|")[:160]} for c in sorted(problems, key=lambda c: c.key)]
-            )
-            out += [detail.to_markdown(index=False), ""]
-        skipped = [c for c in all_cells if c.resolution == resolution and c.outcome in ("skipped", "xfail")]
-        if skipped:
-            out += ["### Skipped and known-broken", ""]
-            detail = pd.DataFrame(
-                [{"demo": c.demo, "release": c.release, "outcome": c.outcome, "reason": c.reason[:160]}
-                 for c in sorted(skipped, key=lambda c: c.key)]
-            )
-            out += [detail.to_markdown(index=False), ""]
-    legend = pd.DataFrame([{"symbol": SYMBOLS[o], "outcome": o, "meaning": MEANINGS[o]} for o in OUTCOMES])
+        out += resolution_section(matrix, results, resolution, [c for c in all_cells if c.resolution == resolution])
+    legend = pd.DataFrame([{"symbol": o.symbol, "outcome": str(o), "meaning": o.meaning} for o in Outcome])
     out += ["## Legend", "", legend.to_markdown(index=False), "",
             "An empty cell: the release is inside the demo's range but was not run.", ""]
     return "\n".join(out)
+
+
+def resolution_section(matrix: Matrix, results: ResultSet, resolution: str, cells: list[CellResult]) -> list[str]:
+    """One table per major line, then the cells that did not pass and those excused from passing."""
+    frame = cell_frame(matrix, results, resolution)
+    if frame.empty:
+        return []
+    releases = sorted(frame.release.unique(), key=_version_key)
+    lines: dict[int, list[str]] = {}
+    for release in releases:
+        lines.setdefault(_version_key(release).major, []).append(release)
+    out = [f"## Resolution: {resolution}", ""]
+    for major, line_releases in sorted(lines.items()):
+        table = line_table(matrix, frame, line_releases)
+        out += [f"### {major}.x", "", table.to_markdown(index=False), ""]
+    position = {d.path: i for i, d in enumerate(demos_in_report_order(matrix))}
+    cells = sorted(cells, key=lambda c: (position[c.demo], _version_key(c.release)))
+    problems = [c for c in cells if c.outcome in GATING]
+    if problems:
+        detail = pd.DataFrame(
+            [{"demo": c.demo, "release": c.release, "python": c.python, "outcome": c.outcome,
+              "error": (c.error or "").replace("|", "\\|")[:160]} for c in problems]
+        )
+        out += ["### Not passing", "", detail.to_markdown(index=False), ""]
+    excused = [c for c in cells if c.outcome in EXCUSED]
+    if excused:
+        detail = pd.DataFrame(
+            [{"demo": c.demo, "release": c.release, "outcome": c.outcome, "reason": c.reason[:160]} for c in excused]
+        )
+        out += ["### Skipped and known-broken", "", detail.to_markdown(index=False), ""]
+    return out
 
 
 def write_report(matrix: Matrix, results: ResultSet) -> Path:
@@ -155,7 +134,7 @@ VERDICT_START, VERDICT_END = "<!-- verdict:start -->", "<!-- verdict:end -->"
 def family_verdict(matrix: Matrix, results: ResultSet, family: Path) -> str:
     """A table of the family's demos: declared range and what the recorded cells say."""
     rows = []
-    for demo in matrix.demos:
+    for demo in demos_in_report_order(matrix):
         if Path(demo.path).parent != family:
             continue
         cells = sorted((c for c in results.cells.values() if c.demo == demo.path and c.resolution == matrix.settings.resolution),
@@ -163,7 +142,7 @@ def family_verdict(matrix: Matrix, results: ResultSet, family: Path) -> str:
         by_outcome: dict[str, list[str]] = {}
         for cell in cells:
             by_outcome.setdefault(cell.outcome, []).append(cell.release)
-        measured = "; ".join(f"{SYMBOLS[o]} {o}: {', '.join(v)}" for o, v in by_outcome.items()) or "not measured yet"
+        measured = "; ".join(f"{Outcome(o).symbol} {o}: {', '.join(v)}" for o, v in by_outcome.items()) or "not measured yet"
         rows.append({"story": demo.story, "variant": f"{demo.variant} (`{Path(demo.path).name}`)",
                      "declared range": f"`{demo.releases}`", "measured": measured})
     table = pd.DataFrame(rows, columns=["story", "variant", "declared range", "measured"])

@@ -9,6 +9,8 @@ from pathlib import Path
 from harness.config.model import Demo, EnvSettings, Matrix
 from harness.plan.interpreters import era_python
 from harness.plan.releases import Release, UnknownRelease, nearest
+from harness.report.order import demos_in_report_order, reaches_newest
+from harness.results.outcomes import Outcome
 from harness.results.records import ResultSet
 
 
@@ -22,23 +24,29 @@ class PickRow:
 
 
 def pick(matrix: Matrix, releases: list[Release], results: ResultSet, version: str, resolution: str | None = None) -> list[PickRow]:
-    """Per story, the variant to show on `version`: measured passes first, then declared ranges."""
+    """Per story, the variant to show on `version`: measured passes first, then declared ranges.
+
+    Stories come in report order. Where several variants qualify, one whose
+    range has no upper end comes first (it keeps working as the customer
+    upgrades), then the oldest era's.
+    """
     resolution = resolution or matrix.settings.resolution
     release = next((r for r in releases if r.version == version), None)
     if release is None:
         near = ", ".join(nearest(releases, version))
         raise UnknownRelease(f"{matrix.settings.package} {version} is not a usable release on the index; nearest: {near}")
     stories: dict[str, list[Demo]] = {}
-    for demo in matrix.demos:
+    for demo in demos_in_report_order(matrix):
         stories.setdefault(demo.story, []).append(demo)
     rows = []
     era = era_python(release, matrix.settings.era_lag_days) or ""  # the same for every story: found once
     settings = matrix.env_settings(release.parsed, resolution)
     for story, variants in stories.items():
+        variants.sort(key=lambda d: not reaches_newest(d.releases))  # stable: otherwise era order
         cells = {d.path: results.cells.get((d.path, version, resolution)) for d in variants}
-        passed = [d for d in variants if cells[d.path] is not None and cells[d.path].outcome == "pass"]
+        passed = [d for d in variants if cells[d.path] is not None and cells[d.path].outcome == Outcome.PASS]
         declared = [d for d in variants if d.claims(release.parsed) and cells[d.path] is None]
-        skipped = [d for d in variants if cells[d.path] is not None and cells[d.path].outcome == "skipped"]
+        skipped = [d for d in variants if cells[d.path] is not None and cells[d.path].outcome == Outcome.SKIPPED]
         if passed:
             demo, verdict = passed[0], "measured pass"
         elif declared:
