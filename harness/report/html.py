@@ -18,7 +18,7 @@ from harness.config.model import Matrix
 from harness.plan.releases import Release, UnknownRelease
 from harness.report.order import demos_in_report_order, stories_in_report_order
 from harness.report.pick import pick
-from harness.results.diff import Diff
+from harness.results.diff import CHANGE_CLASSES, Diff, GATING_CLASSES
 from harness.results.outcomes import Outcome
 from harness.results.records import CellResult, ResultSet
 
@@ -51,6 +51,8 @@ def report_data(matrix: Matrix, releases: list[Release], results: ResultSet, dif
         "freezes": {h: results.freezes[h] for h in sorted(used_freezes) if h in results.freezes},
         "changes": changes_data(diff),
         "diffCounts": diff.counts() if diff is not None else {},
+        "diffClasses": [c.name for c in CHANGE_CLASSES if c.name != "unchanged"],
+        "gatingClasses": list(GATING_CLASSES),
         "counts": {o.value: sum(1 for c in cells if c.outcome == o) for o in Outcome},
         "outcomes": [o.value for o in Outcome],
         "symbols": {o.value: o.plain for o in Outcome},  # glyphs every font has: the legend works without colour

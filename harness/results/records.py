@@ -14,9 +14,6 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-OUTCOMES = ("pass", "flaky", "fail", "timeout", "env-error", "skipped", "xfail", "xpass", "not-run")
-
-
 @dataclass
 class CellResult:
     demo: str
