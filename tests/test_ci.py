@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 
 HEAD = """
 [harness]
+preset = "prefect"
 fallbacks = 0
 retries = 1
 
@@ -27,8 +28,6 @@ retries = 1
 releases = "<2"
 python = "<3.11"
 requirements = ["pytz"]
-canary = "canaries/prefect_classic.py"
-env = { PREFECT__HOME_DIR = "{home}/.prefect" }
 """
 
 DEMOS = """
@@ -136,7 +135,6 @@ def _copy(project: Project, target: Path) -> Project:
 def story(tmp_path_factory):
     root = tmp_path_factory.mktemp("ci")
     project = Project(root / "proj")
-    shutil.copytree(REPO / "harness" / "canaries", project.root / "canaries")
     _write_demos(project)
     project.write_matrix(HEAD + DEMOS)
     baseline_run = project.harness("run", "1.3.1", "1.4.0")
@@ -157,7 +155,7 @@ def story(tmp_path_factory):
         print("second attempt passes")
     """)
     project.demo("demos/fresh.py", PASSES)
-    project.write_matrix(HEAD.replace('canary = ', 'constraints = ["pytz==2022.1"]\ncanary = ') + DEMOS + RUN_ONLY)
+    project.write_matrix(HEAD.replace('requirements = ["pytz"]', 'requirements = ["pytz"]\nconstraints = ["pytz==2022.1"]') + DEMOS + RUN_ONLY)
     shutil.rmtree(project.root / ".matrix")  # a fresh runner, as in CI
 
     shards = [_copy(project, root / f"shard{i}") for i in (1, 2, 3)]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -18,10 +17,10 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
 
-def _repo_ranges() -> str:
-    """The repo's own [harness] and [[ranges]]: eras, canaries, servers, warm runners."""
+def _repo_harness() -> str:
+    """The repo's own [harness]: its preset (eras, canaries, servers, warm runners) and overrides."""
     text = (REPO / "matrix.toml").read_text()
-    return text[: text.index("[[demos]]")].replace("timeout = 300", "timeout = 240\nfallbacks = 0")
+    return text[: text.index("[[demos]]")].replace("[harness]\n", "[harness]\ntimeout = 240\nfallbacks = 0\n")
 
 
 CLASSIC_OK = """
@@ -83,7 +82,6 @@ print(prefect.__version__)
 
 @pytest.fixture
 def real_project(project):
-    shutil.copytree(REPO / "harness", project.root / "harness", ignore=shutil.ignore_patterns("__pycache__"))
     project.demo("demos/classic_ok.py", CLASSIC_OK)
     project.demo("demos/classic_wrong.py", CLASSIC_WRONG)
     project.demo("demos/classic_known_broken.py", CLASSIC_WRONG)
@@ -91,7 +89,7 @@ def real_project(project):
     project.demo("demos/needs_docker.py", "raise SystemExit('must not run')\n")
     project.demo("demos/modern_ok.py", MODERN_OK)
     project.demo("demos/modern_env.py", MODERN_ENV_CHECK)
-    project.write_matrix(_repo_ranges() + """
+    project.write_matrix(_repo_harness() + """
         [[demos]]
         path = "demos/classic_ok.py"
         story = "double"
@@ -190,10 +188,9 @@ def test_a_real_run_on_a_1x_and_a_3x_release(real_project, monkeypatch):
 
 
 def test_a_failing_canary_makes_every_cell_an_env_error(real_project):
-    (real_project.root / "harness" / "canaries" / "broken.py").write_text("raise SystemExit('canary says: flows do not run')\n")
-    text = real_project.matrix.read_text().replace(
-        'canary = "harness/canaries/prefect_classic.py"', 'canary = "harness/canaries/broken.py"')
-    real_project.matrix.write_text(text)
+    real_project.demo("broken.py", "raise SystemExit('canary says: flows do not run')\n")
+    with real_project.matrix.open("a") as matrix:  # the matrix's own range overrides the preset's canary
+        matrix.write('\n[[ranges]]\nreleases = "<2"\ncanary = "broken.py"\n')
     done = real_project.harness("run", "1.4.1", "--no-report")
     cells = _cells(real_project)
     assert {c["outcome"] for k, c in cells.items() if k[1] == "1.4.1" and k[0] != "needs_docker.py"} == {"env-error"}
@@ -202,8 +199,8 @@ def test_a_failing_canary_makes_every_cell_an_env_error(real_project):
 
 
 def test_a_release_without_a_usable_interpreter_is_an_env_error_naming_it(real_project):
-    text = real_project.matrix.read_text().replace('releases = "<2"\n', 'releases = "<2"\npython = "<3.0"\n', 1)
-    real_project.matrix.write_text(text)
+    with real_project.matrix.open("a") as matrix:
+        matrix.write('\n[[ranges]]\nreleases = "<2"\npython = "<3.0"\n')
     done = real_project.harness("run", "1.4.1", "--no-report", timeout=120)
     cells = _cells(real_project)
     error = cells[("classic_ok.py", "1.4.1")]["error"]

@@ -135,13 +135,14 @@ def test_demo_paths_are_relative_to_the_matrix_file(project, tmp_path):
 
 def test_a_later_warm_table_overrides_only_the_keys_it_sets(project):
     project.demo("demos/hello.py", "print('hi')\n")
+    project.demo("reset.py", "import prefect\n")
     matrix, _ = check_matrix(project.write_matrix(GOOD + '''
 [[ranges]]
 releases = ">=2"
 [ranges.warm]
 preload = ["prefect"]
 commands = ["prefect"]
-reset = "import prefect"
+reset = "reset.py"
 
 [[ranges]]
 releases = ">=3"
@@ -151,5 +152,5 @@ preload = ["prefect", "prefect.main"]
     two = matrix.env_settings("2.20.27", "as-released").warm
     three = matrix.env_settings("3.9.1", "as-released").warm
     assert two.preload == ("prefect",) and three.preload == ("prefect", "prefect.main")
-    assert three.commands == two.commands == ("prefect",) and three.reset == two.reset == "import prefect"
+    assert three.commands == two.commands == ("prefect",) and three.reset == two.reset == "import prefect\n"
     assert matrix.env_settings("1.4.1", "as-released").warm is None

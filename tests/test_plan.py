@@ -16,10 +16,10 @@ INSTALLED = [Interpreter(v, f"/py/{v}/bin/python3", "pyenv") for v in
              ("3.13.0", "3.12.1", "3.11.7", "3.10.13", "3.9.18", "3.8.18")]
 
 MATRIX = """
-[[ranges]]
+[[pins]]
 releases = ">=2.0,<2.10"
-resolution = ["latest"]
 constraints = ["pydantic<2"]
+why = "import fails with pydantic 2"
 
 [[demos]]
 path = "demos/classic.py"

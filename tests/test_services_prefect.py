@@ -1,5 +1,5 @@
 """Real Prefect API servers and workers: one server per env on 2.x and 3.x, a deployment run
-through a real process worker, nothing left running afterwards. Uses the repo's own [[ranges]]."""
+through a real process worker, nothing left running afterwards. Uses the repo's own [harness] (its preset)."""
 
 from __future__ import annotations
 
@@ -34,19 +34,18 @@ print("flow runs on the env's server:", len(found))
 """
 
 
-def _repo_ranges() -> str:
+def _repo_harness() -> str:
     text = (REPO / "matrix.toml").read_text()
     return text[: text.index("[[demos]]")]
 
 
 @pytest.fixture
 def prefect_project(project):
-    shutil.copytree(REPO / "harness", project.root / "harness", ignore=shutil.ignore_patterns("*.py[co]", "__pycache__"))
     shutil.copytree(REPO / "demos" / "orchestration", project.root / "demos" / "orchestration")
     project.demo("demos/api_probe.py", API_CLIENT)
     project.demo("demos/api_probe_again.py", API_CLIENT)
     deploy = "deployment_worker_modern.py"
-    project.write_matrix(_repo_ranges() + f"""
+    project.write_matrix(_repo_harness() + f"""
 [[demos]]
 path = "demos/api_probe.py"
 story = "probe"

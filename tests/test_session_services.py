@@ -28,7 +28,7 @@ fallbacks = 0
 
 [[ranges]]
 releases = "<2"
-canary = "canaries/prefect_classic.py"
+canary = "canary_classic.py"  # the preset's, copied: no warm runner, so services start plainly
 env = { PREFECT__HOME_DIR = "{home}/.prefect" }
 [ranges.server]
 command = ["python", "fake_server.py", "{port}", "0.2"]
@@ -109,7 +109,7 @@ assert answer["data"]["flow"], answer
 
 @pytest.fixture
 def services_project(project):
-    shutil.copytree(REPO / "harness" / "canaries", project.root / "canaries")
+    shutil.copy(REPO / "harness" / "presets" / "prefect" / "canary_classic.py", project.root)
     (project.root / "fake_server.py").write_text(FAKE_SERVER)
     (project.root / "fake_worker.py").write_text(FAKE_WORKER)
     project.demo("demos/uses_server.py", USES_SERVER)

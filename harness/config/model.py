@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
 
-
-RESOLUTIONS = ("as-released", "latest")
-PROFILES = ("majors", "minors", "edges", "all", "new")  # new: releases the baseline has not seen
+from harness.config.options import PROFILES, RESOLUTIONS, Settings  # noqa: F401  (the model's vocabulary)
 
 
 class MatrixError(Exception):
@@ -107,49 +103,59 @@ class Demo:
 
 @dataclass(frozen=True)
 class ReleaseRange:
-    """Settings for the releases a specifier matches: how to install and run them faithfully."""
+    """Settings for the releases a specifier matches: how to install and run them faithfully.
+
+    `sets` holds only the keys the range sets (its tables as dicts, paths made absolute),
+    so that a later matching range overrides exactly those (see `merge_keys`)."""
 
     releases: SpecifierSet
-    constraints: tuple[str, ...] = ()
-    requirements: tuple[str, ...] = ()
-    python: SpecifierSet | None = None
-    resolution: tuple[str, ...] = RESOLUTIONS
-    env: tuple[tuple[str, str], ...] = ()
-    canary: str | None = None
-    server: ServerConfig | None = None
-    worker: WorkerConfig | None = None
-    warm: tuple[tuple[str, Any], ...] = ()  # the [ranges.warm] keys this range sets; later ranges override key by key
+    sets: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # where it was declared, for messages: "ranges[2]", "preset prefect: ranges[4]"
 
 
 @dataclass(frozen=True)
-class Settings:
-    package: str = "prefect"
-    demos_dir: str = "demos"
-    reports_dir: str = "reports"
-    state_dir: str = ".matrix"
-    releases_file: str = "reports/releases.json"
-    default_profile: str = "majors"
-    resolution: str = "as-released"
-    timeout: float = 300.0
-    prereleases: bool = False
-    era_lag_days: int = 90
-    fallbacks: int = 2
-    retries: int = 1  # a failed or timed-out cell runs again at once; a pass then is recorded as flaky
-    jobs: int = 1  # demos of one env run at once; more only pays for demos that wait more than they compute
+class Pin:
+    """Constraints that only serve `latest` resolution: today's dependencies that break old releases."""
+
+    releases: SpecifierSet
+    by_package: tuple[tuple[str, tuple[str, ...]], ...]  # a later matching pin overrides the packages it names
+    why: str
+
+
+def merge_keys(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """The one merge rule: `later` overrides the keys it sets; a table in both merges key by key,
+    a list or a scalar replaces."""
+    merged = dict(earlier)
+    for key, value in later.items():
+        both_tables = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = merge_keys(merged[key], value) if both_tables else value
+    return merged
 
 
 @dataclass(frozen=True)
 class EnvSettings:
-    """What every release's env gets, merged from all matching ranges."""
+    """What a release's env gets: its matching ranges merged in order, plus its pins under `latest`."""
 
     constraints: tuple[str, ...]
     requirements: tuple[str, ...]
     python: SpecifierSet | None
     env: dict[str, str]
-    canary: str | None
+    canary: str | None  # an absolute path
     server: ServerConfig | None = None
     worker: WorkerConfig | None = None
     warm: WarmConfig | None = None
+
+
+def _service(config: type, what: str, keys: dict[str, Any], ranges: list[ReleaseRange]):
+    """A server or worker from its merged keys; the command may come from one range, the rest from others."""
+    if what not in keys:
+        return None
+    fields = {k: v for k, v in keys[what].items() if v is not None and k != "env"}
+    if not fields.get("command"):
+        named = ", ".join(r.source for r in ranges if what in r.sets)
+        raise ValueError(f"[ranges.{what}] has no command once its ranges are merged ({named}); "
+                         f"expected a matching range that sets {what}.command")
+    return config(**fields, env=tuple(sorted(keys[what].get("env", {}).items())))
 
 
 @dataclass(frozen=True)
@@ -157,7 +163,9 @@ class Matrix:
     path: Path
     settings: Settings
     demos: tuple[Demo, ...]
-    ranges: tuple[ReleaseRange, ...] = field(default=())
+    ranges: tuple[ReleaseRange, ...] = field(default=())  # the preset's first, then the matrix's own
+    pins: tuple[Pin, ...] = field(default=())
+    sources: tuple[Path, ...] = field(default=())  # the preset's files: part of what this matrix says
 
     @property
     def root(self) -> Path:
@@ -168,30 +176,45 @@ class Matrix:
 
     @functools.cached_property
     def version(self) -> str:
-        """Hash of matrix.toml: records from different versions are not merged into one report."""
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()[:12]
+        """Hash of matrix.toml and its preset's files: records from different versions are not merged into one report."""
+        digest = hashlib.sha256(self.path.read_bytes())
+        for source in self.sources:
+            digest.update(b"\0" + source.name.encode() + b"\0" + source.read_bytes())
+        return digest.hexdigest()[:12]
+
+    def matching_ranges(self, version) -> list[ReleaseRange]:
+        return [rng for rng in self.ranges if specifier_contains(rng.releases, version)]
+
+    def pinned(self, version) -> tuple[str, ...]:
+        """The constraints of every pin matching `version`; a later pin overrides the packages it names."""
+        by_package: dict[str, tuple[str, ...]] = {}
+        for pin in self.pins:
+            if specifier_contains(pin.releases, version):
+                by_package.update(pin.by_package)
+        return tuple(c for constraints in by_package.values() for c in constraints)
 
     def env_settings(self, version, resolution: str) -> EnvSettings:
-        constraints: list[str] = []
-        requirements: list[str] = []
-        python: SpecifierSet | None = None
-        env: dict[str, str] = {}
-        canary = server = worker = None
-        warm: dict[str, Any] = {}
-        for rng in self.ranges:
-            if resolution not in rng.resolution or not specifier_contains(rng.releases, version):
-                continue
-            constraints += rng.constraints
-            requirements += rng.requirements
-            if rng.python is not None:
-                python = rng.python if python is None else python & rng.python
-            env.update(rng.env)
-            canary = rng.canary or canary
-            server = rng.server or server
-            worker = rng.worker or worker
-            warm.update(rng.warm)
-        return EnvSettings(tuple(constraints), tuple(requirements), python, env, canary, server, worker,
-                           WarmConfig(**warm) if warm.get("preload") else None)
+        """Raises MatrixError when the merged ranges leave a server or worker without a command."""
+        ranges = self.matching_ranges(version)
+        keys: dict[str, Any] = {}
+        for rng in ranges:
+            keys = merge_keys(keys, rng.sets)
+        warm = keys.get("warm", {})
+        try:
+            server = _service(ServerConfig, "server", keys, ranges)
+            worker = _service(WorkerConfig, "worker", keys, ranges)
+        except ValueError as exc:
+            raise MatrixError(self.path, [f"releases {version}: {exc}"]) from None
+        return EnvSettings(
+            constraints=tuple(keys.get("constraints", ())) + (self.pinned(version) if resolution == "latest" else ()),
+            requirements=tuple(keys.get("requirements", ())),
+            python=keys.get("python"),
+            env=dict(keys.get("env", {})),
+            canary=keys.get("canary"),
+            server=server,
+            worker=worker,
+            warm=WarmConfig(**warm) if warm.get("preload") else None,
+        )
 
     def demos_for(self, version) -> list[Demo]:
         return [d for d in self.demos if d.claims(version)]

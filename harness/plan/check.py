@@ -26,6 +26,19 @@ def undeclared_demos(matrix: Matrix) -> list[str]:
     return found
 
 
+def merge_problems(matrix: Matrix, releases: list[Release]) -> list[str]:
+    """Ranges that each parse but merge into an unusable env for some release (a worker without its command)."""
+    found: dict[str, list[str]] = {}
+    for release in releases:
+        try:
+            matrix.env_settings(release.parsed, matrix.settings.resolution)
+        except MatrixError as exc:
+            for problem in exc.problems:
+                found.setdefault(problem.split(": ", 1)[1], []).append(release.version)
+    return [f"ranges (releases {versions[0]}{f' to {versions[-1]}' if len(versions) > 1 else ''}): {problem}"
+            for problem, versions in found.items()]
+
+
 def check_matrix(path: Path) -> tuple[Matrix, list[Release]]:
     """Load and fully validate; raise MatrixError with every problem found."""
     matrix = load_matrix(path)
@@ -50,6 +63,7 @@ def check_matrix(path: Path) -> tuple[Matrix, list[Release]]:
             f"{matrix.settings.package!r}; run `nox -s refresh`"
         )
     releases = usable(snapshot, matrix.settings.prereleases)
+    problems += merge_problems(matrix, releases)
     for i, demo in enumerate(matrix.demos):
         candidates = demo_candidates(demo, releases)
         if not candidates:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from harness.run.process import isolated_environ
+from harness.run.warm import INENV
 
 HOST = "127.0.0.1"
 SUPERVISOR = Path(__file__).with_name("supervise.py")  # stdlib only: runs by path, whatever the cwd
@@ -143,7 +144,7 @@ class Services:
     def start_worker(self, config: WorkerConfig, pool: str) -> None:
         values = dict(pool=pool, url=self.api_url, workdir=str(self.run_dir / "worker"),
                       python=self.python_command or str(self.env_dir / "bin" / "python"),
-                      harness=str(Path(__file__).parent))
+                      inenv=str(INENV))  # helpers that run in the env: json_set.py
         log_path = self.run_dir / "worker.log"
         environ = self._environ(config.env, "worker", **values)
         started = time.monotonic()

@@ -1,6 +1,6 @@
 """Canary for Prefect 0.x/1.x ("Core" API) environments.
 
-Usage: python prefect_classic.py EXPECTED_VERSION
+Usage: python canary_classic.py EXPECTED_VERSION
 
 Run in a freshly built environment before any demo. Checks that:
   1. ``import prefect`` works and ``prefect.__version__ == EXPECTED_VERSION``;
@@ -25,13 +25,8 @@ def fail(message, show_traceback=False):
     sys.exit(1)
 
 
-def main(argv):
-    if len(argv) != 2:
-        sys.stderr.write("usage: %s EXPECTED_VERSION\n" % argv[0])
-        return 2
-    expected = argv[1]
-    python = "%d.%d.%d" % sys.version_info[:3]
-
+def import_classic(expected):
+    """The prefect module of the expected 0.x/1.x release, or a failure saying why not."""
     try:
         import prefect
     except Exception as exc:
@@ -45,12 +40,22 @@ def main(argv):
     if not actual.split(".")[0] in ("0", "1"):
         fail("prefect %s is not a 0.x/1.x release; use the modern canary" % (actual,))
     try:
-        from prefect import Flow, task
+        from prefect import Flow, task  # noqa: F401
     except Exception as exc:
         fail(
             "prefect %s has no classic API (from prefect import Flow, task): %s"
             % (actual, exc)
         )
+    return prefect
+
+
+def main(argv):
+    if len(argv) != 2:
+        sys.stderr.write("usage: %s EXPECTED_VERSION\n" % argv[0])
+        return 2
+    prefect = import_classic(argv[1])
+    from prefect import Flow, task
+    python = "%d.%d.%d" % sys.version_info[:3]
 
     @task
     def numbers():
@@ -86,7 +91,7 @@ def main(argv):
 
     print(
         "canary ok: prefect %s on python %s: flow.run() with map of %d -> %r"
-        % (actual, python, len(children), result)
+        % (prefect.__version__, python, len(children), result)
     )
     return 0
 

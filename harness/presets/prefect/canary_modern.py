@@ -1,6 +1,6 @@
 """Canary for Prefect 2.x/3.x environments.
 
-Usage: python prefect_modern.py EXPECTED_VERSION
+Usage: python canary_modern.py EXPECTED_VERSION
 
 Run in a freshly built environment before any demo. Checks that:
   1. ``import prefect`` works and ``prefect.__version__ == EXPECTED_VERSION``;
