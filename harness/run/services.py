@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
 
+from harness.config.model import ServerConfig, WorkerConfig
 from harness.run.process import isolated_environ
 
 HOST = "127.0.0.1"
