@@ -1,6 +1,6 @@
 """Runs in a release's env: import the slow package once, then fork one child per demo.
 
-Started by harness.runner.WarmRunner as `python warm_runner.py MODULE...` (with
+Started by harness.run.warm.WarmRunner as `python warm_runner.py MODULE...` (with
 the reset code in $HARNESS_WARM_RESET). It imports the modules, then reads one
 JSON request per line on stdin: {"script", "args", "cwd", "env", "log"}. For each it
 forks a child that takes the request's environment and cwd as its own, runs
@@ -19,7 +19,7 @@ When the parent has more than one thread, forking is unsafe: it replies
 
 With $HARNESS_WARM_EXEC_LISTEN (a socket path) it also serves commands that
 the package itself starts as fresh interpreters (its CLI, the flow runs a
-worker launches): harness/warm_exec.py connects, hands over its stdin,
+worker launches): harness/inenv/warm_exec.py connects, hands over its stdin,
 stdout and stderr, argv, environment and cwd, and waits; the parent forks a
 child that becomes that command. The socket appears only once the parent is
 ready, so a command started earlier runs as a plain interpreter.
@@ -243,79 +243,102 @@ def accept_command(listener, reset_code, inherited):
     return conn, pid
 
 
+class Children(object):
+    """What the warm parent keeps track of: its demo children, its command children and unread input."""
+
+    def __init__(self, reset_code, listener):
+        self.reset_code, self.listener = reset_code, listener
+        self.demos = {}  # pid -> request id
+        self.commands = {}  # pid -> the connection of the command it serves
+        self.abandoned = set()  # commands whose caller died; already killed
+        self.buffer = b""
+        self.stdin_open = True
+
+    def poll(self):
+        """Wait briefly for a request, a command or a caller that hung up, and act on what came."""
+        listener = self.listener
+        watched = [0] + ([listener] if listener is not None else []) + [
+            c for p, c in self.commands.items() if p not in self.abandoned]
+        readable, _, _ = select.select(watched, [], [], 0.05)
+        for conn in [r for r in readable if r not in (0, listener)]:
+            pid = next(p for p, c in self.commands.items() if c is conn)
+            try:
+                gone = not conn.recv(1, socket.MSG_PEEK)
+            except OSError:
+                gone = True
+            if gone:  # the caller died: its command must not outlive it
+                self.abandoned.add(pid)
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        if listener is not None and listener in readable:
+            accepted = accept_command(listener, self.reset_code, list(self.commands.values()))
+            if accepted is not None:
+                self.commands[accepted[1]] = accepted[0]
+        if 0 in readable:
+            self.read_requests()
+
+    def read_requests(self):
+        """Fork a child per complete request line on stdin; an empty read means stdin closed."""
+        chunk = os.read(0, 65536)
+        if not chunk:
+            self.stdin_open = False
+        self.buffer += chunk
+        while b"\n" in self.buffer:
+            line, self.buffer = self.buffer.split(b"\n", 1)
+            if not line.strip():
+                continue
+            request = json.loads(line.decode("utf-8"))
+            pid = os.fork()
+            if pid == 0:
+                for sock in list(self.commands.values()) + ([self.listener] if self.listener is not None else []):
+                    sock.close()
+                run_child(request, self.reset_code)  # never returns
+            self.demos[pid] = request.get("id")
+            reply({"id": request.get("id"), "pid": pid})
+
+    def reap(self):
+        """Report each child that ended: a command's exit to its caller, a demo's on stdout."""
+        while self.demos or self.commands:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
+            if pid in self.commands:
+                self.abandoned.discard(pid)
+                conn = self.commands.pop(pid)
+                try:
+                    conn.sendall(("exit %d\n" % code).encode())
+                except OSError:
+                    pass
+                conn.close()
+            elif pid in self.demos:
+                reply({"id": self.demos.pop(pid), "exit": code})
+
+    def stop_commands(self):
+        for pid, conn in self.commands.items():
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            conn.close()
+
+
 def serve(reset_code, listener=None):
     """Fork a child per request line or command connection; report each child's exit.
 
     Ends when stdin closes and all demo children ended; command children still
     running then are stopped.
     """
-    children = {}  # pid -> request id
-    commands = {}  # pid -> the connection of the command it serves
-    abandoned = set()  # commands whose caller died; already killed
-    buffer = b""
-    stdin_open = True
-    while stdin_open or children:
-        if stdin_open:
-            watched = [0] + ([listener] if listener is not None else []) + [
-                c for p, c in commands.items() if p not in abandoned]
-            readable, _, _ = select.select(watched, [], [], 0.05)
-            for conn in [r for r in readable if r not in (0, listener)]:
-                pid = next(p for p, c in commands.items() if c is conn)
-                try:
-                    gone = not conn.recv(1, socket.MSG_PEEK)
-                except OSError:
-                    gone = True
-                if gone:  # the caller died: its command must not outlive it
-                    abandoned.add(pid)
-                    try:
-                        os.killpg(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
-            if listener is not None and listener in readable:
-                inherited = list(commands.values())
-                accepted = accept_command(listener, reset_code, inherited)
-                if accepted is not None:
-                    commands[accepted[1]] = accepted[0]
-            if 0 in readable:
-                chunk = os.read(0, 65536)
-                if not chunk:
-                    stdin_open = False
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    if not line.strip():
-                        continue
-                    request = json.loads(line.decode("utf-8"))
-                    pid = os.fork()
-                    if pid == 0:
-                        for sock in list(commands.values()) + ([listener] if listener is not None else []):
-                            sock.close()
-                        run_child(request, reset_code)  # never returns
-                    children[pid] = request.get("id")
-                    reply({"id": request.get("id"), "pid": pid})
+    children = Children(reset_code, listener)
+    while children.stdin_open or children.demos:
+        if children.stdin_open:
+            children.poll()
         else:
             time.sleep(0.05)
-        while children or commands:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-            if pid == 0:
-                break
-            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
-            if pid in commands:
-                abandoned.discard(pid)
-                conn = commands.pop(pid)
-                try:
-                    conn.sendall(("exit %d\n" % code).encode())
-                except OSError:
-                    pass
-                conn.close()
-            elif pid in children:
-                reply({"id": children.pop(pid), "exit": code})
-    for pid, conn in commands.items():
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
-        conn.close()
+        children.reap()
+    children.stop_commands()
 
 
 def listen(path):

@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
 
+from harness.config.model import ServerConfig, WorkerConfig
 from harness.run.process import isolated_environ
 from harness.run.warm import INENV
 
@@ -184,6 +185,29 @@ class Services:
                 running.process.wait()
         self.running.clear()
         self.exports.clear()
+
+
+class BackgroundWorker:
+    """The env's worker, started in a thread: the first demos run while it comes up; one that needs it waits."""
+
+    def __init__(self, services: Services, config: WorkerConfig, pool: str, log: Log = print):
+        self.error = ""  # why it did not start
+        self._thread = threading.Thread(target=self._start, args=(services, config, pool, log), name="start-worker",
+                                        daemon=True)
+        self._thread.start()
+
+    def _start(self, services: Services, config: WorkerConfig, pool: str, log: Log) -> None:
+        try:
+            services.start_worker(config, pool)
+            services.exports["DEMO_WORK_POOL"] = pool
+        except (ServiceError, OSError) as exc:
+            self.error = f"process worker did not start: {exc}"
+            log(self.error)
+
+    def wait(self) -> str:
+        """Once the worker polls its pool (or could not start): "", or why it did not start."""
+        self._thread.join()
+        return self.error
 
 
 class WebhookReceiver:

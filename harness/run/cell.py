@@ -1,0 +1,136 @@
+"""One cell on the session's env: the demo in a fresh work folder, forked from the warm runner or as a
+fresh interpreter, classified and recorded. A fail or timeout runs again at once (`retries`); a pass
+then makes it flaky."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from harness.config.model import Demo, EnvSettings, Matrix
+from harness.config.needs import secret_values
+from harness.plan.sessions import SessionPlan
+from harness.results.outcomes import Outcome
+from harness.results.records import CellResult, now_iso
+from harness.run.envs import BuiltEnv
+from harness.run.journal import Journal
+from harness.run.process import ProcessResult, classify, error_summary, isolated_environ, run_process, tail
+from harness.run.services import BackgroundWorker, Services, WebhookReceiver, env_path
+from harness.run.warm import WarmRunner
+
+Log = Callable[[str], None]
+RETRIED = (Outcome.FAIL, Outcome.TIMEOUT)
+SERVER_LOG_NOT_LINKED = (Outcome.PASS, Outcome.SKIPPED, Outcome.XFAIL)  # the server log helps explain the others
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
+
+
+def judge(result: ProcessResult, xfail: str | None, timeout: float) -> tuple[str, str]:
+    """The attempt's outcome and, when it did not exit cleanly, its error in one line."""
+    outcome = classify(result, xfail)
+    error = ""
+    if result.timed_out:
+        error = f"killed after its time limit of {timeout:.0f}s"
+    elif result.exit_code != 0:
+        error = error_summary(result.output)
+    return outcome, error
+
+
+@dataclass
+class CellRunner:
+    """Runs the session's demos on its built env, with the services it started."""
+
+    matrix: Matrix
+    plan: SessionPlan
+    settings: EnvSettings
+    env: BuiltEnv
+    services: Services
+    journal: Journal
+    run_dir: Path
+    log: Log
+    warm: WarmRunner | None = None  # the adopted warm runner: demos fork from it
+    receiver: WebhookReceiver | None = None
+    worker: BackgroundWorker | None = None
+
+    def run(self, demo: Demo, need_env: dict[str, str]) -> CellResult:
+        """The demo's cell, once what it needs is up: skipped on a Python it does not support."""
+        base = dict(python=self.env.python_version, freeze_hash=self.env.freeze_hash)
+        if "process-worker" in demo.needs and self.worker is not None:
+            worker_error = self.worker.wait()
+            if worker_error:
+                return self.journal.record(demo, Outcome.ENV_ERROR, error=worker_error[:2000],
+                                           log=self.journal.link(self.run_dir / "worker.log"), **base)
+        if demo.python is not None and not demo.python.contains(self.env.python_version, prereleases=True):
+            reason = f"demo needs Python {demo.python}; this env has {self.env.python_version}"
+            return self.journal.record(demo, Outcome.SKIPPED, reason=reason, **base)
+        return self.run_with_retries(demo, need_env, base)
+
+    def run_with_retries(self, demo: Demo, need_env: dict[str, str], base: dict[str, str]) -> CellResult:
+        log_path = self.run_dir / f"{slug(demo.path)}.log"
+        timeout = demo.timeout or self.matrix.settings.timeout
+        xfail = demo.xfail_reason(self.plan.release.parsed)
+        retries = self.matrix.settings.retries
+        started = now_iso()
+        first_error, attempts = "", 0
+        while True:
+            attempts += 1
+            result, runner = self.attempt(demo, need_env, log_path, timeout, started)
+            outcome, error = judge(result, xfail, timeout)
+            if outcome not in RETRIED or xfail is not None or attempts > retries:
+                break
+            first_error = first_error or error
+            self.log(f"{demo.path} on {self.plan.release.version}: {outcome} ({error}); retrying "
+                     f"({attempts}/{retries})")
+        if outcome == Outcome.PASS and attempts > 1:
+            outcome, error = Outcome.FLAKY, f"failed, then passed on attempt {attempts}: {first_error}"
+        server_log = ""
+        if outcome not in SERVER_LOG_NOT_LINKED and self.services.server_log is not None:
+            server_log = self.journal.link(self.services.server_log)
+        return self.journal.record(
+            demo, outcome, started=started, duration=round(result.duration, 3), exit_code=result.exit_code,
+            error=error, reason=xfail or "", output_tail=tail(result.output), log=self.journal.link(log_path),
+            server_log=server_log, runner=runner, attempts=attempts, **base,
+        )
+
+    def attempt(self, demo: Demo, need_env: dict[str, str], log_path: Path, timeout: float,
+                started: str) -> tuple[ProcessResult, str]:
+        """One run in a fresh work folder: in a child of the warm runner when it can, else a fresh interpreter."""
+        with tempfile.TemporaryDirectory(prefix="harness-cell-") as work:
+            environ = self.environ(demo, need_env, Path(work), started)
+            script = self.matrix.resolve(demo.path)
+            result = self.forked(demo, script, environ, log_path, timeout)
+            runner = "fork" if result is not None else "process"
+            if result is None:
+                result = run_process([str(self.env.python), str(script)], timeout=timeout, cwd=self.matrix.root,
+                                     env=environ, log_path=log_path, secrets=secret_values())
+        return result, runner
+
+    def environ(self, demo: Demo, need_env: dict[str, str], work: Path, started: str) -> dict[str, str]:
+        """The demo's environment: isolated, plus its services' variables and the env's scripts on PATH."""
+        extra = dict(need_env)
+        extra.update(self.services.exports)
+        if "webhook" in demo.needs and self.receiver is not None:
+            extra["DEMO_WEBHOOK_URL"] = self.receiver.url_for(slug(f"{demo.path}-{started}"))
+        if "local-storage" in demo.needs:
+            extra["DEMO_STORAGE_DIR"] = str(work / "storage")  # isolated_environ makes it
+        # as in the activated env; the env's warm shims first, when there are any
+        extra["PATH"] = env_path(self.env.path, self.services.shims, os.environ.get("PATH", ""))
+        return isolated_environ(self.settings.env, self.matrix.settings.package, work, extra, pycache=self.env.pycache)
+
+    def forked(self, demo: Demo, script: Path, environ: dict[str, str], log_path: Path,
+               timeout: float) -> ProcessResult | None:
+        """The demo in a child of the warm runner; None when it runs as a fresh interpreter instead."""
+        if self.warm is None or not demo.warm:
+            return None
+        watch = self.matrix.settings.package.upper().replace("-", "_") + "_"
+        result = self.warm.run(script, self.matrix.root, environ, log_path, timeout, secret_values(), watch)
+        if result is None and str(script) in self.warm.handed_back:
+            self.log(f"{demo.path} sets {self.warm.handed_back[str(script)]} while it runs: "
+                     "rerun as a plain interpreter (declare warm = false to skip the first try)")
+        return result
