@@ -1,0 +1,93 @@
+"""The README's Sessions table, run as written: nox accepts every command and selects what the table says.
+
+Only listings (`nox -l --json`) run, so no env is built. Each command's options after `--` that a
+release session or `report` would get are parsed by the harness's own option parser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+from harness.config.environ import Environ
+from harness.plan.options import session_options
+from harness.plan.sessions import load_plan
+from tests.conftest import REPO
+
+NOXFILE = REPO / "noxfile.py"
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("MATRIX_")}  # the repository's own matrix, defaults
+
+
+def readme_commands() -> list[str]:
+    """Every nox command of the Sessions table: the first column's, the second's that start with `nox`,
+    and the second's `-- OPTIONS` appended to the row's command (without its own options)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    table = text.split("## Sessions", 1)[1].split("\n\n", 2)[1]
+    commands = []
+    for row in table.splitlines()[2:]:
+        command, says = row.strip("|").split(" | ", 1)
+        command = command.strip().strip("`")
+        commands.append(command)
+        for span in re.findall(r"`([^`]+)`", says):
+            if span.startswith("nox"):
+                commands.append(span)
+            elif span.startswith("-- "):
+                commands.append(f"{command.split(' -- ')[0]} {span}")
+    return list(dict.fromkeys(commands))
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return load_plan(REPO / "matrix.toml", None)
+
+
+def expected_selection(plan, command: str) -> set[str]:
+    """What the README says each command runs, in terms of the plan."""
+    default = {s.name for s in plan.by_profile(plan.matrix.settings.default_profile)} | {"report"}
+    args = shlex.split(command)[1:]
+    args = args[:args.index("--")] if "--" in args else args
+    if args[:1] == ["-s"]:
+        return {args[1]}
+    if args[:1] == ["-t"]:
+        tags = args[1:]
+        releases = {s.name for s in plan.sessions if s.release.version in tags}
+        profiles = {s.name for t in tags for s in plan.by_profile(t)}
+        return releases | profiles | ({"report"} if profiles else set())
+    assert args in ([], ["-l"]), f"the test does not know what `{command}` should select"
+    return default
+
+
+def test_the_table_has_the_commands_this_test_checks():
+    commands = readme_commands()
+    assert "nox -t 2.14.3" in commands and "nox -t 2.14.3 3.9.1" in commands
+    assert "nox -- --no-warm" in commands and "nox -s report -- --merge DIR..." in commands
+    assert not [c for c in commands if " -k " in c], "nox -k takes a Python expression; 2.14.3 is not one"
+
+
+@pytest.mark.parametrize("command", readme_commands())
+def test_nox_accepts_the_command_and_selects_what_the_readme_says(plan, command):
+    args = shlex.split(command)[1:]
+    before, posargs = (args[:args.index("--")], args[args.index("--") + 1:]) if "--" in args else (args, [])
+    listing = [sys.executable, "-m", "nox", "-f", str(NOXFILE), *before, "--list", "--json", "--", *posargs]
+    listed = subprocess.run(listing, capture_output=True, text=True, env=ENV, timeout=120)
+    assert listed.returncode == 0, f"`{command}`: {listed.stderr}"
+    selected = {entry["session"] for entry in json.loads(listed.stdout)}
+    expected = expected_selection(plan, command)
+    assert expected and selected == expected, f"`{command}`"
+    if selected & ({"report"} | {s.name for s in plan.sessions}):
+        session_options(posargs, Environ())  # the release sessions and `report` accept its options
+
+
+def test_nox_l_lists_every_planned_session(plan):
+    listed = subprocess.run([sys.executable, "-m", "nox", "-f", str(NOXFILE), "-l"],
+                            capture_output=True, text=True, env=ENV, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    names = {line.split()[1] for line in listed.stdout.splitlines() if line[:2] in ("* ", "- ")}
+    assert {s.name for s in plan.sessions} <= names
+    assert {"check", "report", "pick", "refresh", "tests", "shards"} <= names
