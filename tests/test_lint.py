@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -30,5 +31,6 @@ def test_pyproject_declares_what_requirements_txt_installs():
 def test_pytest_refuses_an_unregistered_marker(tmp_path):
     (tmp_path / "test_typo.py").write_text("import pytest\n\n@pytest.mark.slwo\ndef test_x():\n    pass\n")
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-c", str(REPO / "pyproject.toml"),
-                           "--rootdir", str(tmp_path), str(tmp_path)], capture_output=True, text=True, timeout=120)
+                           "--rootdir", str(tmp_path), str(tmp_path)], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1"))  # plugins: start-up time only
     assert done.returncode != 0 and "'slwo' not found in `markers` configuration option" in done.stdout + done.stderr

@@ -1,6 +1,6 @@
 """The README's Sessions table, run as written: nox accepts every command and selects what the table says.
 
-Only listings (`nox -l --json`) run, so no env is built. Each command's options after `--` that a
+Only listings (`nox --list --json`) run, so no env is built. Each command's options after `--` that a
 release session or `report` would get are parsed by the harness's own option parser.
 """
 
@@ -12,6 +12,7 @@ import re
 import shlex
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -50,8 +51,7 @@ def plan():
 def expected_selection(plan, command: str) -> set[str]:
     """What the README says each command runs, in terms of the plan."""
     default = {s.name for s in plan.by_profile(plan.matrix.settings.default_profile)} | {"report"}
-    args = shlex.split(command)[1:]
-    args = args[:args.index("--")] if "--" in args else args
+    args = _split(command)[0]
     if args[:1] == ["-s"]:
         return {args[1]}
     if args[:1] == ["-t"]:
@@ -70,18 +70,34 @@ def test_the_table_has_the_commands_this_test_checks():
     assert not [c for c in commands if " -k " in c], "nox -k takes a Python expression; 2.14.3 is not one"
 
 
-@pytest.mark.parametrize("command", readme_commands())
-def test_nox_accepts_the_command_and_selects_what_the_readme_says(plan, command):
+def _split(command: str) -> tuple[list[str], list[str]]:
+    """nox's own arguments, and the options after `--` that it hands to the sessions."""
     args = shlex.split(command)[1:]
-    before, posargs = (args[:args.index("--")], args[args.index("--") + 1:]) if "--" in args else (args, [])
-    listing = [sys.executable, "-m", "nox", "-f", str(NOXFILE), *before, "--list", "--json", "--", *posargs]
-    listed = subprocess.run(listing, capture_output=True, text=True, env=ENV, timeout=120)
+    return (args[:args.index("--")], args[args.index("--") + 1:]) if "--" in args else (args, [])
+
+
+def _list(before: tuple[str, ...]) -> subprocess.CompletedProcess:
+    listing = [sys.executable, "-m", "nox", "-f", str(NOXFILE), *before, "--list", "--json"]
+    return subprocess.run(listing, capture_output=True, text=True, env=ENV, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def listings() -> dict[tuple[str, ...], subprocess.CompletedProcess]:
+    """nox's listing for each distinct selection (what follows `--` never changes what nox selects)."""
+    selections = list(dict.fromkeys(tuple(_split(command)[0]) for command in readme_commands()))
+    with ThreadPoolExecutor(max_workers=2) as pool:  # each is about a second of start-up and planning
+        return dict(zip(selections, pool.map(_list, selections), strict=True))
+
+
+@pytest.mark.parametrize("command", readme_commands())
+def test_nox_accepts_the_command_and_selects_what_the_readme_says(plan, listings, command):
+    listed = listings[tuple(_split(command)[0])]
     assert listed.returncode == 0, f"`{command}`: {listed.stderr}"
     selected = {entry["session"] for entry in json.loads(listed.stdout)}
     expected = expected_selection(plan, command)
     assert expected and selected == expected, f"`{command}`"
     if selected & ({"report"} | {s.name for s in plan.sessions}):
-        session_options(posargs, Environ())  # the release sessions and `report` accept its options
+        session_options(_split(command)[1], Environ())  # the release sessions and `report` accept its options
 
 
 def test_nox_l_lists_every_planned_session(plan):
