@@ -3,19 +3,18 @@
     nox                      default profile (majors), then the report
     nox --parallel auto      the same, one release session per core at a time (the README's main job)
     nox -t minors            another profile: majors, minors, edges, all, new
-    nox -k 2.14.3            one release (any session whose name matches)
+    nox -t 2.14.3            one release (every session is tagged with its release); -t 2.14.3 3.9.1 for two
     nox -s check | report | refresh | tests | bench
     nox -s pick -- 2.14.3
-    nox -- --force           rerun cells whose inputs are unchanged (or MATRIX_FORCE=1)
+    nox -- --force           rerun cells whose inputs are unchanged (or MATRIX_FORCE=1); --no-warm, --jobs N
     nox -t majors -- --shard 2/4 [--profile majors]    one CI shard; nox -s shards -- 4 majors lists them
     nox -s report -- --merge DIR... [--baseline FILE]  merge shards' records, diff against the baseline
 
 MATRIX_FILE points at another matrix (demo paths relative to it);
-MATRIX_RESOLUTION=latest resolves with today's dependencies.
+MATRIX_RESOLUTION=latest resolves with today's dependencies (the README lists every MATRIX_* variable).
 """
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -24,16 +23,21 @@ import nox
 sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import cli  # noqa: E402
+from harness.config.environ import EnvironError, read_environ  # noqa: E402
 from harness.config.model import PROFILES  # noqa: E402
-from harness.nox_sessions import register_release_sessions, report_options, shard_list  # noqa: E402
+from harness.nox_sessions import options_of, register_release_sessions, shard_list  # noqa: E402
 
+try:
+    ENVIRON = read_environ()  # the one read of the MATRIX_* variables; the sessions get them from here
+except EnvironError as exc:
+    sys.exit(f"error: {exc}")
 nox.options.default_venv_backend = "none"
-MATRIX = cli.matrix_path(os.environ.get("MATRIX_FILE") or str(Path(__file__).parent / "matrix.toml"))
-PLAN_PROBLEM = register_release_sessions(MATRIX, os.environ.get("MATRIX_RESOLUTION"))
+MATRIX = cli.matrix_path(None, ENVIRON, default=Path(__file__).parent / "matrix.toml")
+PLAN_PROBLEM = register_release_sessions(MATRIX, ENVIRON)
 
 
 def _harness(session: nox.Session, *args: str) -> None:
-    code = cli.main(["--matrix", str(MATRIX), *args])
+    code = cli.main(["--matrix", str(MATRIX), *args], ENVIRON)
     if code:
         session.error(f"`python -m harness {' '.join(args)}` exited {code}")
 
@@ -47,7 +51,10 @@ def check(session: nox.Session) -> None:
 @nox.session(tags=list(PROFILES))
 def report(session: nox.Session) -> None:
     """Rebuild reports/ from recorded results; diff against the baseline (fails on a regression)."""
-    _harness(session, "report", *report_options(session.posargs))  # --force, --shard… belong to the matrix sessions
+    options = options_of(session, ENVIRON)  # --force, --shard… are the release sessions'; the report takes the rest
+    code = cli.run_command(MATRIX, "report", options)
+    if code:
+        session.error(f"the report exited {code}")
 
 
 @nox.session(default=False)
@@ -57,7 +64,7 @@ def shards(session: nox.Session) -> None:
     if count < 1:
         session.error("usage: nox -s shards -- N [PROFILE]   (N runners, 1 or more)")
     profile = session.posargs[1] if len(session.posargs) > 1 else "majors"
-    print(json.dumps(shard_list(Path(__file__), count, profile)))
+    print(json.dumps(shard_list(Path(__file__), MATRIX, ENVIRON, count, profile)))
 
 
 @nox.session(default=False)

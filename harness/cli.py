@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import asdict
@@ -16,58 +15,66 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from harness.config.environ import Environ, EnvironError, read_environ
+from harness.config.model import PROFILES, MatrixError
 from harness.plan.check import check_matrix
-from harness.config.model import MatrixError, PROFILES, RESOLUTIONS
-from harness.plan.sessions import load_plan
-from harness.plan.shards import assign_shards, parse_shard
+from harness.options import add_report_options, add_resolution_option, add_run_options
 from harness.plan.releases import SnapshotError, UnknownRelease, refresh_snapshot
-from harness.results.store import MergeError
-from harness.run.session import run_session
-from harness.results.store import store_for
+from harness.plan.sessions import load_plan
+from harness.plan.shards import assign_shards
 from harness.results.outcomes import GATING
+from harness.results.store import MergeError, store_for
+from harness.run.session import run_session
 
 
-def matrix_path(explicit: str | None = None) -> Path:
-    """--matrix, else $MATRIX_FILE, else matrix.toml in the current folder."""
-    return Path(explicit or os.environ.get("MATRIX_FILE") or "matrix.toml").resolve()
+def matrix_path(explicit: str | None, environ: Environ, default: Path = Path("matrix.toml")) -> Path:
+    """--matrix, else $MATRIX_FILE, else `default` (matrix.toml in the current folder)."""
+    return Path(explicit or environ.matrix_file or default).resolve()
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser(environ: Environ) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
     parser.add_argument("--matrix", help="the matrix file (default: $MATRIX_FILE or ./matrix.toml)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("check", help="validate the matrix against the demos folder and the release snapshot")
     listing = commands.add_parser("list", help="the sessions a profile selects")
     listing.add_argument("--profile", choices=PROFILES)
-    listing.add_argument("--resolution", choices=RESOLUTIONS)
+    add_resolution_option(listing, environ)
     listing.add_argument("--json", action="store_true")
     run = commands.add_parser("run", help="run the sessions of a profile, or of explicit releases, then report")
     run.add_argument("releases", nargs="*", help="explicit releases (default: the default profile)")
-    run.add_argument("--profile", choices=PROFILES)
-    run.add_argument("--resolution", choices=RESOLUTIONS)
+    add_run_options(run, environ)
+    add_resolution_option(run, environ)
     run.add_argument("--no-report", action="store_true")
-    run.add_argument("--force", action="store_true", help="run every cell, even those whose inputs are unchanged")
-    run.add_argument("--no-warm", action="store_true", help="run every demo as a fresh interpreter (no forking)")
     run.add_argument("--probe", action="store_true",
                      help="run every demo on the explicit releases, also outside its declared range")
-    run.add_argument("--shard", metavar="I/N", help="run only shard I of N (balanced by the baseline's recorded durations)")
-    run.add_argument("--jobs", type=int, help="demos of one env to run at once (default: [harness] jobs, or $MATRIX_JOBS)")
     reporting = commands.add_parser(
-        "report", help="rebuild reports/ from recorded results, diff the run against the baseline, exit 1 on a regression")
-    reporting.add_argument("--merge", nargs="+", metavar="DIR", type=Path,
-                           help="the run is these state folders (e.g. CI shards' .matrix/), merged")
-    reporting.add_argument("--baseline", type=Path,
-                           help="results.json to diff against (default: reports/results.json as committed in git HEAD, "
-                                "else as it is on disk before this report rewrites it)")
+        "report", help="rebuild reports/ from recorded results, diff the run against the baseline, "
+                       "exit 1 on a regression")
+    add_report_options(reporting)
     picker = commands.add_parser("pick", help="which variant of each story to show on a release")
     picker.add_argument("version")
-    picker.add_argument("--resolution", choices=RESOLUTIONS)
+    add_resolution_option(picker, environ)
     picker.add_argument("--json", action="store_true")
     commands.add_parser("refresh", help="update the release snapshot from the configured index")
-    args = parser.parse_args(argv)
-    path = matrix_path(args.matrix)
+    return parser
+
+
+def main(argv: list[str] | None = None, environ: Environ | None = None) -> int:
+    """`environ`: the MATRIX_* variables as the caller read them (default: read them now)."""
     try:
-        return COMMANDS[args.command](path, args)
+        environ = environ or read_environ()
+    except EnvironError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    args = build_parser(environ).parse_args(argv)
+    return run_command(matrix_path(args.matrix, environ), args.command, args)
+
+
+def run_command(path: Path, command: str, args: argparse.Namespace) -> int:
+    """One command on parsed options; a matrix, snapshot or merge problem is a one-line error and exit 2."""
+    try:
+        return COMMANDS[command](path, args)
     except (MatrixError, SnapshotError, UnknownRelease, MergeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -99,34 +106,21 @@ def cmd_list(path: Path, args) -> int:
     return 0
 
 
-def jobs_from_environ() -> int | None:
-    """$MATRIX_JOBS, when set: demos of one env to run at once."""
-    value = os.environ.get("MATRIX_JOBS", "")
-    if not value:
-        return None
-    if not value.isdigit() or int(value) < 1:
-        raise SystemExit(f"error: MATRIX_JOBS={value!r}; expected a whole number, 1 or more")
-    return int(value)
-
-
 def cmd_run(path: Path, args) -> int:
     if args.probe and not args.releases:
         raise SystemExit("error: --probe needs explicit releases (python -m harness run 1.3.1 --probe)")
     plan = _plan(path, args.resolution, only=args.releases or None, probe=args.probe)
-    sessions = plan.by_profile("explicit") if args.releases else plan.by_profile(args.profile or plan.matrix.settings.default_profile)
+    profile = "explicit" if args.releases else args.profile or plan.matrix.settings.default_profile
+    sessions = plan.by_profile(profile)
     if args.shard:
-        try:
-            index, count = parse_shard(args.shard)
-        except ValueError as exc:
-            raise SystemExit(f"error: {exc}") from None
+        index, count = args.shard
         sessions = assign_shards(sessions, plan.seconds, count)[index - 1]
-        print(f"shard {args.shard}: {', '.join(s.name for s in sessions) or 'no sessions'}", flush=True)
+        print(f"shard {index}/{count}: {', '.join(s.name for s in sessions) or 'no sessions'}", flush=True)
     bad = 0
     for number, session in enumerate(sessions, 1):
         print(f"=== session {number}/{len(sessions)}: {session.name}", flush=True)
         cells = run_session(plan.matrix, session, log=lambda line: print(f"    {line}", flush=True), force=args.force,
-                            warm=not args.no_warm and os.environ.get("MATRIX_WARM") != "0",
-                            jobs=args.jobs or jobs_from_environ())
+                            warm=not args.no_warm, jobs=args.jobs)
         bad += sum(c.outcome in GATING for c in cells)
     if not args.no_report:
         cmd_report(path, args)
@@ -180,8 +174,8 @@ def cmd_refresh(path: Path, args) -> int:
     started = time.monotonic()
     snapshot = matrix.resolve(matrix.settings.releases_file)
     releases, new = refresh_snapshot(snapshot, matrix.settings.package)
-    print(f"{snapshot}: {len(releases)} releases of {matrix.settings.package} "
-          f"({time.monotonic() - started:.1f}s); new since the last snapshot: {', '.join(r.version for r in new) or 'none'}")
+    print(f"{snapshot}: {len(releases)} releases of {matrix.settings.package} ({time.monotonic() - started:.1f}s); "
+          f"new since the last snapshot: {', '.join(r.version for r in new) or 'none'}")
     return 0
 
 

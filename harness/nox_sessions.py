@@ -1,7 +1,9 @@
-"""Turn the plan into nox sessions: one per (release, Python), tagged by the profiles that select it."""
+"""Turn the plan into nox sessions: one per (release, Python), tagged by the profiles that select it
+and by its release, so `nox -t 2.14.3` runs that release."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -10,19 +12,21 @@ from pathlib import Path
 
 import nox
 
-from harness.cli import jobs_from_environ, peak_memory_mb
+from harness.cli import peak_memory_mb
+from harness.config.environ import Environ
 from harness.config.model import MatrixError
-from harness.plan.sessions import Plan, SessionPlan, load_plan
-from harness.plan.shards import assign_shards, longest_first, parse_shard
+from harness.options import OptionsError, session_options
 from harness.plan.releases import SnapshotError
-from harness.run.session import run_session
+from harness.plan.sessions import Plan, SessionPlan, load_plan
+from harness.plan.shards import assign_shards, longest_first
 from harness.results.outcomes import GATING
+from harness.run.session import run_session
 
 
-def register_release_sessions(matrix_path: Path, resolution: str | None = None) -> str | None:
+def register_release_sessions(matrix_path: Path, environ: Environ) -> str | None:
     """Register every planned session; return the reason when nothing could be planned."""
     try:
-        plan = load_plan(matrix_path, resolution)
+        plan = load_plan(matrix_path, environ.resolution)
     except (MatrixError, SnapshotError) as exc:
         return str(exc)
     default = plan.matrix.settings.default_profile
@@ -33,32 +37,16 @@ def register_release_sessions(matrix_path: Path, resolution: str | None = None) 
             default=default in session_plan.profiles,
             venv_backend="none",
             allow_parallel=True,  # own env, own services on free ports, records appended atomically
-        )(_release_session(plan, session_plan))
+        )(_release_session(plan, session_plan, environ))
     return None
 
 
-def option(posargs: list[str], name: str) -> str | None:
-    """The value of `--name VALUE` or `--name=VALUE` among the posargs."""
-    for i, arg in enumerate(posargs):
-        if arg == name and i + 1 < len(posargs):
-            return posargs[i + 1]
-        if arg.startswith(name + "="):
-            return arg.split("=", 1)[1]
-    return None
-
-
-def report_options(posargs: list[str]) -> list[str]:
-    """The posargs that belong to the report: --merge DIR... and --baseline FILE."""
-    picked, taking = [], False
-    for arg in posargs:
-        if arg.startswith("--"):
-            taking = arg in ("--merge", "--baseline") or arg.startswith(("--merge=", "--baseline="))
-            if taking:
-                picked.append(arg)
-            continue
-        if taking:
-            picked.append(arg)
-    return picked
+def options_of(session: nox.Session, environ: Environ) -> argparse.Namespace:
+    """The session's options after `--` (the same parser as `python -m harness run/report`); a wrong one fails it."""
+    try:
+        return session_options(session.posargs, environ)
+    except OptionsError as exc:
+        session.error(str(exc))
 
 
 def shard_of(plan: Plan, profile: str, count: int) -> dict[str, int]:
@@ -67,13 +55,12 @@ def shard_of(plan: Plan, profile: str, count: int) -> dict[str, int]:
     return {s.name: number for number, shard in enumerate(shards, 1) for s in shard}
 
 
-def shard_list(noxfile: Path, count: int, profile: str) -> dict:
+def shard_list(noxfile: Path, matrix_path: Path, environ: Environ, count: int, profile: str) -> dict:
     """The CI matrix: which sessions each of `count` runners runs, from `nox -l --json -t PROFILE`."""
     listed = subprocess.run([sys.executable, "-m", "nox", "-f", str(noxfile), "-l", "--json", "-t", profile],
                             capture_output=True, text=True, check=True, env=os.environ)
     names = {entry["name"] for entry in json.loads(listed.stdout) if entry["name"].startswith("release-")}
-    plan = load_plan(Path(os.environ.get("MATRIX_FILE") or noxfile.with_name("matrix.toml")),
-                     os.environ.get("MATRIX_RESOLUTION"))
+    plan = load_plan(matrix_path, environ.resolution)
     seconds = plan.seconds
     sessions = [s for s in plan.sessions if s.name in names]
     shards = assign_shards(sessions, seconds, count)
@@ -84,24 +71,20 @@ def shard_list(noxfile: Path, count: int, profile: str) -> dict:
     ]}
 
 
-def _release_session(plan: Plan, session_plan: SessionPlan):
+def _release_session(plan: Plan, session_plan: SessionPlan, environ: Environ):
     matrix = plan.matrix
 
     def release_session(session: nox.Session) -> None:
-        shard = option(session.posargs, "--shard")
-        if shard:
-            try:
-                index, count = parse_shard(shard)
-            except ValueError as exc:
-                session.error(str(exc))
-            profile = option(session.posargs, "--profile") or matrix.settings.default_profile
+        options = options_of(session, environ)
+        if options.shard:
+            index, count = options.shard
+            profile = options.profile or matrix.settings.default_profile
             mine = shard_of(plan, profile, count).get(session_plan.name)
             if mine != index:
                 where = f"shard {mine}/{count}" if mine else f"no shard of profile {profile!r}"
-                session.skip(f"{session_plan.name} is in {where}, not {shard}")
-        force = "--force" in session.posargs or os.environ.get("MATRIX_FORCE") == "1"
-        warm = "--no-warm" not in session.posargs and os.environ.get("MATRIX_WARM") != "0"
-        cells = run_session(matrix, session_plan, log=session.log, force=force, warm=warm, jobs=jobs_from_environ())
+                session.skip(f"{session_plan.name} is in {where}, not {index}/{count}")
+        cells = run_session(matrix, session_plan, log=session.log, force=options.force, warm=not options.no_warm,
+                            jobs=options.jobs)
         session.log(f"harness peak memory: {peak_memory_mb():.0f} MB")
         bad = [c for c in cells if c.outcome in GATING]
         if bad:

@@ -47,7 +47,3 @@ class Project:
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     return Project(tmp_path / "proj")
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: builds real Prefect environments (minutes)")

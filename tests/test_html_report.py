@@ -19,6 +19,8 @@ from harness.results.records import CellResult
 from harness.results.store import load_results_json
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 ARTIFACTS = REPO / ".matrix" / "test-artifacts"
 HOSTILE = "<script>window.pwned = true</script><img src=x onerror=\"window.pwned=true\">"

@@ -39,7 +39,10 @@ class SessionPlan:
 
     @property
     def tags(self) -> list[str]:
-        return sorted(self.profiles) + [f"line-{self.release.parsed.major}", f"minor-{self.release.minor}", self.resolution]
+        """nox -t selects by these: a profile, a line, a minor line, a resolution, or the release itself."""
+        release = self.release
+        return sorted(self.profiles) + [f"line-{release.parsed.major}", f"minor-{release.minor}", self.resolution,
+                                        release.version]
 
 
 @dataclass
