@@ -45,14 +45,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.run.envs import uv_bin  # noqa: E402
 from harness.config.needs import check_needs  # noqa: E402
-from harness.plan.sessions import load_plan
+from harness.plan.sessions import load_plan  # noqa: E402
 from harness.plan.shards import longest_first  # noqa: E402
-from harness.run.process import isolated_environ
-from harness.run.warm import WarmRunner  # noqa: E402
+from harness.run.envs import uv_bin  # noqa: E402
+from harness.run.process import isolated_environ  # noqa: E402
 from harness.run.services import Services, WebhookReceiver  # noqa: E402
 from harness.run.session import BYTECODE_STORE  # noqa: E402
+from harness.run.warm import WarmRunner  # noqa: E402
 
 PROVIDED = {"webhook", "local-storage", "api-server", "process-worker"}
 
@@ -158,11 +158,14 @@ def run_ours(project: Path, names: list[str], force: bool, logs: Path, label: st
     if force:
         shutil.rmtree(project / ".matrix" / "envs", ignore_errors=True)  # cold env folders
     env = dict(os.environ, MATRIX_FILE=str(project / "matrix.toml"))
-    args = [sys.executable, "-m", "nox", "-f", str(project / "noxfile.py"), "--parallel", "auto", "-s", *names, "report"]
+    args = [sys.executable, "-m", "nox", "-f", str(project / "noxfile.py"), "--parallel", "auto",
+            "-s", *names, "report"]
     args += ["--", "--force"] if force else []
     seconds, peak, code, output, cpu = timed(args, env=env, cwd=project, log_file=logs / f"{label}.log")
-    harness_mb = max((float(l.split(":")[-1].split()[0]) for l in output.splitlines() if "harness peak memory" in l), default=0.0)
-    log(f"{label}: {seconds:.1f}s (exit {code}), harness peak {harness_mb:.0f} MB, whole run {peak:.0f} MB, cpu {cpu:.1f}s")
+    harness_mb = max((float(l.split(":")[-1].split()[0]) for l in output.splitlines() if "harness peak memory" in l),
+                     default=0.0)
+    log(f"{label}: {seconds:.1f}s (exit {code}), harness peak {harness_mb:.0f} MB, whole run {peak:.0f} MB, "
+        f"cpu {cpu:.1f}s")
     return seconds, harness_mb, peak, code, cpu
 
 
@@ -205,13 +208,17 @@ def demos(session, release, constraints, demos, worker_env):
         api = "http://127.0.0.1:%d/api" % port
         home = tempfile.mkdtemp()
         env = dict(os.environ, PREFECT_HOME=home, PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false")
-        background.append(subprocess.Popen([bin_dir + "/prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env, start_new_session=True))
+        background.append(subprocess.Popen(
+            [bin_dir + "/prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env, start_new_session=True))
         _wait_healthy(api)
         env["PREFECT_API_URL"] = api
         session.run("prefect", "work-pool", "create", "bench-pool", "--type", "process", env=env, silent=True)
         # the same polling settings as the harness's worker: the comparison is not about poll intervals
         worker_env = dict(env, **{{k: v.format(home=home) for k, v in worker_env.items()}})
-        background.append(subprocess.Popen([bin_dir + "/prefect", "worker", "start", "--pool", "bench-pool"], env=worker_env, start_new_session=True))
+        background.append(subprocess.Popen(
+            [bin_dir + "/prefect", "worker", "start", "--pool", "bench-pool"],
+            env=worker_env, start_new_session=True))
     session.chdir(PROJECT)
     failed = []
     try:
@@ -222,7 +229,8 @@ def demos(session, release, constraints, demos, worker_env):
             env["HOME"] = home
             if "webhook" in needs:
                 # a URL of its own per run: the receiver keeps what earlier rounds posted
-                env["DEMO_WEBHOOK_URL"] = "/".join([os.environ["BENCH_WEBHOOK"], release, os.path.basename(demo), uuid.uuid4().hex[:8]])
+                env["DEMO_WEBHOOK_URL"] = "/".join(
+                    [os.environ["BENCH_WEBHOOK"], release, os.path.basename(demo), uuid.uuid4().hex[:8]])
             if "local-storage" in needs:
                 env["DEMO_STORAGE_DIR"] = storage
             if "api-server" in needs or "process-worker" in needs:
@@ -278,7 +286,8 @@ def run_baseline(folder: Path, webhook: str, logs: Path, label: str, install_onl
     env = dict(os.environ, BENCH_WEBHOOK=webhook)
     for var in [k for k in env if k.startswith("PREFECT")]:
         env.pop(var)
-    args = [sys.executable, "-m", "nox", "-f", str(folder / "noxfile.py")] + (["--", "install-only"] if install_only else [])
+    args = [sys.executable, "-m", "nox", "-f", str(folder / "noxfile.py")]
+    args += ["--", "install-only"] if install_only else []
     seconds, peak, code, _, cpu = timed(args, env=env, cwd=ROOT, log_file=logs / f"{label}.log")
     log(f"{label}: {seconds:.1f}s (exit {code}), whole run {peak:.0f} MB, cpu {cpu:.1f}s")
     return seconds, code, cpu
@@ -308,15 +317,17 @@ def measure_floor(base: Path, plan, sessions, freezes: dict[str, list[str]]) -> 
         subprocess.run([str(env_dir / "bin" / "python"), "-c", "import prefect"], env=environ, check=True)
         floor["import"][version] = time.monotonic() - started
         bodies = {}
-        with Services("prefect", env_dir, work / "run", log=lambda m: None, cwd=base / "ours") as services, WebhookReceiver() as hook:
+        with (Services("prefect", env_dir, work / "run", log=lambda m: None, cwd=base / "ours") as services,
+              WebhookReceiver() as hook):
             if settings.server is not None:
                 services.start_server(settings.server)
                 if any("process-worker" in d.needs for d in demos):
                     services.start_worker(settings.worker, "floor-pool")
                     services.exports["DEMO_WORK_POOL"] = "floor-pool"
             warm = WarmRunner(env_dir / "bin" / "python", ("prefect",), settings.warm.reset if settings.warm else "",
-                              isolated_environ(settings.env, "prefect", work / "warm", services.exports, pycache=pycache), base / "ours",
-                              work / "warm.log")
+                              isolated_environ(settings.env, "prefect", work / "warm", services.exports,
+                                               pycache=pycache),
+                              base / "ours", work / "warm.log")
             try:
                 for demo in demos:
                     cell = work / "cells" / Path(demo.path).stem
@@ -356,9 +367,10 @@ def listing_and_planning(samples: int = 5) -> dict:
         subprocess.run([sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "-l"], cwd=ROOT, env=env,
                        capture_output=True, check=True)
         nox_l.append(time.monotonic() - started)
-    code = ("import time,sys; sys.path.insert(0, %r); t=time.monotonic(); from harness.plan import load_plan; "
-            "p=load_plan(__import__('pathlib').Path(%r)); print(time.monotonic()-t, len(p.by_profile('all')))") % (
-        str(ROOT), str(ROOT / "matrix.toml"))
+    code = (f"import time,sys; sys.path.insert(0, {str(ROOT)!r}); t=time.monotonic(); "
+            "from harness.plan.sessions import load_plan; "
+            f"p=load_plan(__import__('pathlib').Path({str(ROOT / 'matrix.toml')!r})); "
+            "print(time.monotonic()-t, len(p.by_profile('all')))")
     plan_all = []
     for _ in range(samples):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
@@ -389,7 +401,8 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", action="store_true", help="run ours once first even when freezes are committed")
     parser.add_argument("--releases", nargs="*", help="only these releases of the profile (a quick smoke run)")
     parser.add_argument("--ours-only", action="store_true",
-                        help="time only ours, --rounds times with cold env folders (wall and CPU); writes no RESULTS.md")
+                        help="time only ours, --rounds times with cold env folders (wall and CPU); "
+                             "writes no RESULTS.md")
     args = parser.parse_args(argv)
     if args.from_log:
         return results_from_log(args)
@@ -416,7 +429,8 @@ def main(argv=None) -> int:
         records = [json.loads(l) for l in (project / ".matrix" / "results.jsonl").read_text().splitlines()]
         for session, _, _ in sessions:
             cell = next(c for c in records if c["release"] == session.release.version and c["freeze_hash"])
-            freezes[session.release.version] = (project / ".matrix" / "freezes" / f"{cell['freeze_hash']}.txt").read_text().split()
+            freeze_file = project / ".matrix" / "freezes" / f"{cell['freeze_hash']}.txt"
+            freezes[session.release.version] = freeze_file.read_text().split()
     else:
         log("freezes from reports/results.json (as-released resolution is reproducible; --warmup takes the warm-up's)")
     baseline = write_baseline(base, sessions, freezes)
@@ -517,7 +531,9 @@ def results_from_log(args) -> int:
 
 def write_results(path: Path, args, sessions, cells, rounds, rerun_s, floor, small, source: str,
                   empty_store_s: float | None = None) -> None:
-    med = lambda key: statistics.median(r[key] for r in rounds)
+    def med(key):
+        return statistics.median(r[key] for r in rounds)
+
     ours = med("ours")
     lines = [
         "# Benchmark results",
@@ -559,7 +575,8 @@ def write_results(path: Path, args, sessions, cells, rounds, rerun_s, floor, sma
         "| measure | value |",
         "|---|---|",
         f"| floor (env builds + one interpreter start and import per env + demo bodies in a warm process) | "
-        f"{floor['total']:.1f} s (builds {sum(floor['build'].values()):.1f}, imports {sum(floor['import'].values()):.1f}, "
+        f"{floor['total']:.1f} s (builds {sum(floor['build'].values()):.1f}, "
+        f"imports {sum(floor['import'].values()):.1f}, "
         f"bodies {body_total:.1f} s of {floor['counted']} of the {cells} demos: a demo that does not pass in a "
         "warm process is left out — those that set Prefect's variables before importing it, which a warm process "
         "has done already — so this floor is, if anything, low) |",

@@ -17,8 +17,8 @@ from tabulate import tabulate
 
 from harness.config.environ import Environ, EnvironError, read_environ
 from harness.config.model import PROFILES, MatrixError
-from harness.plan.check import check_matrix
 from harness.options import add_report_options, add_resolution_option, add_run_options
+from harness.plan.check import check_matrix
 from harness.plan.releases import SnapshotError, UnknownRelease, refresh_snapshot
 from harness.plan.sessions import load_plan
 from harness.plan.shards import assign_shards

@@ -101,8 +101,8 @@ def test_in_env_code_compiles_on_python_3_7():
     if not oldest:
         pytest.skip("no Python 3.7 installed here")
     files = [str(p) for p in (HARNESS / "inenv").rglob("*.py")] + [str(p) for p in (HARNESS / "presets").rglob("*.py")]
-    compiled = subprocess.run([str(oldest[0].path), "-c", "import ast, sys\nfor f in sys.argv[1:]: ast.parse(open(f).read(), f)", *files],
-                              capture_output=True, text=True)
+    check = "import ast, sys\nfor f in sys.argv[1:]: ast.parse(open(f).read(), f)"
+    compiled = subprocess.run([str(oldest[0].path), "-c", check, *files], capture_output=True, text=True)
     assert compiled.returncode == 0, compiled.stderr
 
 

@@ -64,10 +64,12 @@ def test_unchanged_inputs_are_reused_and_each_input_invalidates(cached_project):
     (project.root / "demos" / "_shared.py").write_text("X = 1\n")
     assert _ran(project) == {"a.py": True, "b.py": True, "c.py": True}
     # a demo's own settings count too
-    project.matrix.write_text(project.matrix.read_text().replace('path = "demos/c.py"', 'path = "demos/c.py"\ntimeout = 99'))
+    project.matrix.write_text(
+        project.matrix.read_text().replace('path = "demos/c.py"', 'path = "demos/c.py"\ntimeout = 99'))
     assert _ran(project) == {"a.py": False, "b.py": False, "c.py": True}
     # the env's inputs count for every cell
-    project.matrix.write_text(project.matrix.read_text() + '[[ranges]]\nreleases = "<2"\nconstraints = ["pytz>=2020"]\n')
+    project.matrix.write_text(
+        project.matrix.read_text() + '[[ranges]]\nreleases = "<2"\nconstraints = ["pytz>=2020"]\n')
     assert _ran(project) == {"a.py": True, "b.py": True, "c.py": True}
     # --force runs everything
     assert _ran(project, "--force") == {"a.py": True, "b.py": True, "c.py": True}

@@ -155,7 +155,8 @@ def story(tmp_path_factory):
         print("second attempt passes")
     """)
     project.demo("demos/fresh.py", PASSES)
-    project.write_matrix(HEAD.replace('requirements = ["pytz"]', 'requirements = ["pytz"]\nconstraints = ["pytz==2022.1"]') + DEMOS + RUN_ONLY)
+    head = HEAD.replace('requirements = ["pytz"]', 'requirements = ["pytz"]\nconstraints = ["pytz==2022.1"]')
+    project.write_matrix(head + DEMOS + RUN_ONLY)
     shutil.rmtree(project.root / ".matrix")  # a fresh runner, as in CI
 
     shards = [_copy(project, root / f"shard{i}") for i in (1, 2, 3)]
@@ -235,7 +236,8 @@ def test_the_summary_goes_to_the_github_job_summary(story, tmp_path):
 
     summary = tmp_path / "summary.md"
     done = subprocess.run(
-        [sys.executable, "-m", "harness", "--matrix", str(story["project"].matrix), "report", "--baseline", str(story["baseline"])],
+        [sys.executable, "-m", "harness", "--matrix", str(story["project"].matrix),
+         "report", "--baseline", str(story["baseline"])],
         cwd=REPO, capture_output=True, text=True, env=dict(os.environ, GITHUB_STEP_SUMMARY=str(summary)),
     )
     assert done.returncode == 1
@@ -281,7 +283,8 @@ def test_three_shards_merge_into_the_unsharded_run(story):
     whole = {k: v["outcome"] for k, v in _records(story["project"].root / ".matrix").items()}
     merged_cells = json.loads((merged.root / "reports" / "results.json").read_text())["cells"]
     assert {(c["demo"], c["release"], c["resolution"]): c["outcome"] for c in merged_cells} == whole
-    assert (merged.root / "reports" / "diff.md").read_text() == (story["project"].root / "reports" / "diff.md").read_text()
+    whole_diff = (story["project"].root / "reports" / "diff.md").read_text()
+    assert (merged.root / "reports" / "diff.md").read_text() == whole_diff
     # merging in another order gives the same report
     again = merged.harness("report", "--baseline", str(story["baseline"]),
                            "--merge", *[str(s.root / ".matrix") for s in reversed(story["shards"])])
@@ -296,7 +299,8 @@ def test_records_of_another_matrix_version_are_refused(story, tmp_path):
     assert done.returncode != 0
     assert "matrix version" in done.stderr and "results.jsonl" in done.stderr, done.stderr
     # nothing already recorded is lost: the refused merge wrote nothing
-    assert (other.root / "reports" / "results.json").read_bytes() == (story["merged"].root / "reports" / "results.json").read_bytes()
+    merged_json = (story["merged"].root / "reports" / "results.json").read_bytes()
+    assert (other.root / "reports" / "results.json").read_bytes() == merged_json
 
 
 def test_latest_resolution_shows_the_dependency_that_drifted(story):

@@ -166,7 +166,8 @@ def test_a_real_run_on_a_1x_and_a_3x_release(real_project, monkeypatch):
     modern = cells[("modern_env.py", "3.9.1")]
     assert modern["output_tail"].strip().endswith("3.9.1")
     # both eras ran as forks of their env's warm runner (1.x from 0.15 on, with its config reset)
-    assert cells[("modern_ok.py", "3.9.1")]["runner"] == "fork" and cells[("classic_ok.py", "1.4.1")]["runner"] == "fork"
+    assert cells[("modern_ok.py", "3.9.1")]["runner"] == "fork"
+    assert cells[("classic_ok.py", "1.4.1")]["runner"] == "fork"
     for cell in cells.values():
         assert cell["resolution"] == "as-released" and cell["harness_version"] and cell["demo_hash"]
         if cell["outcome"] != "skipped":
@@ -191,7 +192,7 @@ def test_a_failing_canary_makes_every_cell_an_env_error(real_project):
     real_project.demo("broken.py", "raise SystemExit('canary says: flows do not run')\n")
     with real_project.matrix.open("a") as matrix:  # the matrix's own range overrides the preset's canary
         matrix.write('\n[[ranges]]\nreleases = "<2"\ncanary = "broken.py"\n')
-    done = real_project.harness("run", "1.4.1", "--no-report")
+    real_project.harness("run", "1.4.1", "--no-report")
     cells = _cells(real_project)
     assert {c["outcome"] for k, c in cells.items() if k[1] == "1.4.1" and k[0] != "needs_docker.py"} == {"env-error"}
     assert "canary failed: canary says: flows do not run" in cells[("classic_ok.py", "1.4.1")]["error"]
@@ -201,7 +202,7 @@ def test_a_failing_canary_makes_every_cell_an_env_error(real_project):
 def test_a_release_without_a_usable_interpreter_is_an_env_error_naming_it(real_project):
     with real_project.matrix.open("a") as matrix:
         matrix.write('\n[[ranges]]\nreleases = "<2"\npython = "<3.0"\n')
-    done = real_project.harness("run", "1.4.1", "--no-report", timeout=120)
+    real_project.harness("run", "1.4.1", "--no-report", timeout=120)
     cells = _cells(real_project)
     error = cells[("classic_ok.py", "1.4.1")]["error"]
     assert cells[("classic_ok.py", "1.4.1")]["outcome"] == "env-error"

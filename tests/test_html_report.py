@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from pathlib import Path
 
 import pytest
 
 from harness.plan.check import check_matrix
 from harness.report.html import render_html, report_data
-from harness.results.records import CellResult
 from harness.results.store import load_results_json
 from tests.conftest import REPO
 
@@ -29,14 +27,17 @@ HOSTILE = "<script>window.pwned = true</script><img src=x onerror=\"window.pwned
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     if not (CHROMIUM and CHROMEDRIVER):
-        pytest.fail("chromium and chromedriver are needed: `nox -s tests` installs Debian's chromium and chromium-driver")
+        pytest.fail("chromium and chromedriver are needed: "
+                    "`nox -s tests` installs Debian's chromium and chromium-driver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     matrix, releases = check_matrix(REPO / "matrix.toml")
     results = load_results_json(REPO / "reports" / "results.json")
-    victim = next(c for c in results.cells.values() if c.demo == "demos/core/hello_etl_modern.py" and c.release == "3.9.1")
-    results.cells[victim.key] = dataclasses.replace(victim, outcome="fail", error="boom " + HOSTILE, output_tail="printed " + HOSTILE)
+    victim = next(c for c in results.cells.values()
+                  if c.demo == "demos/core/hello_etl_modern.py" and c.release == "3.9.1")
+    results.cells[victim.key] = dataclasses.replace(victim, outcome="fail", error="boom " + HOSTILE,
+                                                    output_tail="printed " + HOSTILE)
     html = tmp_path_factory.mktemp("html") / "index.html"
     html.write_text(render_html(report_data(matrix, releases, results, None)), encoding="utf-8")
     assert "<script>window.pwned" not in html.read_text()  # the JSON carries it escaped

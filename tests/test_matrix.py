@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.plan.check import check_matrix
 from harness.config.model import MatrixError
 from harness.config.parse import load_matrix
+from harness.plan.check import check_matrix
 
 GOOD = """
 [harness]
@@ -69,7 +69,8 @@ def test_check_command_accepts_a_good_matrix(project):
         (('needs = ["docker"]', 'needs = ["teleporter"]'), ".needs", "unknown need 'teleporter'"),
         (('releases = ">=2.0,<4"', 'releases = ">=9"'), ".releases", "matches no usable release"),
         (('releases = "==2.0.4"', 'releases = "==9.9"'), "xfail[0].releases", "matches no release inside"),
-        (('constraints = ["griffe<1"]', 'constraints = ["griffe <<< 1"]'), "ranges[0].constraints", "not a valid requirement"),
+        (('constraints = ["griffe<1"]', 'constraints = ["griffe <<< 1"]'), "ranges[0].constraints",
+         "not a valid requirement"),
         (('package = "prefect"', 'package = "prefect"\ntimeout = "long"'), "harness.timeout", "expected a number"),
         (('package = "prefect"', 'package = "prefect"\nresolution = "newest"'), "harness.resolution", "as-released"),
         (('story = "hello"', 'story = "hello"\ntimeout = -1'), ".timeout", "positive number"),

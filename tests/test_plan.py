@@ -8,8 +8,8 @@ import sys
 
 from harness.plan.check import check_matrix
 from harness.plan.interpreters import Interpreter
-from harness.plan.sessions import build_plan
 from harness.plan.releases import load_snapshot
+from harness.plan.sessions import build_plan
 from tests.conftest import REPO
 
 INSTALLED = [Interpreter(v, f"/py/{v}/bin/python3", "pyenv") for v in

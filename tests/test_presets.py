@@ -45,11 +45,13 @@ WORKER = WorkerConfig(
     env=WORKER_ENV, ready="started", timeout=90.0)
 WORKER_TEMPLATE = WorkerConfig(
     command=("prefect", "worker", "start", "--pool", "{pool}"),
-    setup=(("prefect", "work-pool", "get-default-base-job-template", "--type", "process", "--file", "{workdir}/pool.json"),
+    setup=(("prefect", "work-pool", "get-default-base-job-template", "--type", "process",
+            "--file", "{workdir}/pool.json"),
            # was "{harness}/json_set.py": since harness/ became stages that named harness/run/, where it is not
            ("python", "{inenv}/json_set.py", "{workdir}/pool.json", "variables.properties.command.default",
             "{python} -m prefect.engine"),
-           ("prefect", "work-pool", "create", "{pool}", "--type", "process", "--base-job-template", "{workdir}/pool.json")),
+           ("prefect", "work-pool", "create", "{pool}", "--type", "process",
+            "--base-job-template", "{workdir}/pool.json")),
     env=WORKER_ENV, ready="started", timeout=90.0)
 RESET_CLASSIC = '''
 import logging, os
@@ -124,7 +126,8 @@ def test_each_era_gets_from_the_preset_what_it_got_before(release, resolution, c
 @pytest.mark.parametrize("earlier, later, merged", [
     ({"canary": "a.py"}, {"canary": "b.py"}, {"canary": "b.py"}),  # a scalar replaces
     ({"canary": "a.py"}, {"env": {"X": "1"}}, {"canary": "a.py", "env": {"X": "1"}}),  # keys not set stay
-    ({"env": {"X": "1", "Y": "2"}}, {"env": {"Y": "3", "Z": "4"}}, {"env": {"X": "1", "Y": "3", "Z": "4"}}),  # key by key
+    ({"env": {"X": "1", "Y": "2"}}, {"env": {"Y": "3", "Z": "4"}},
+     {"env": {"X": "1", "Y": "3", "Z": "4"}}),  # key by key
     ({"constraints": ("a<1",)}, {"constraints": ("b<2",)}, {"constraints": ("b<2",)}),  # a list replaces
     ({"warm": {"preload": ("p",), "reset": "r"}}, {"warm": {"preload": ("p", "q")}},
      {"warm": {"preload": ("p", "q"), "reset": "r"}}),
@@ -202,7 +205,8 @@ def test_check_names_a_missing_preset_file_as_the_harnesss(project, monkeypatch,
     with pytest.raises(MatrixError) as info:
         check_matrix(_matrix(project, 'preset = "prefect"'))
     assert any(p.startswith("harness/presets/prefect/preset.toml: ranges[") and "'canary_modern.py'" in p
-               and "ship with the harness in harness/presets/prefect/" in p for p in info.value.problems), info.value.problems
+               and "ship with the harness in harness/presets/prefect/" in p
+               for p in info.value.problems), info.value.problems
 
 
 @pytest.mark.parametrize("ranges, expected", [

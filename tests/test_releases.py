@@ -67,8 +67,10 @@ def test_nearest_suggests_neighbours():
 def index():
     """A real simple-API (PEP 691 JSON) index on loopback."""
     files = [
-        {"filename": "demo_pkg-1.0.0-py3-none-any.whl", "upload-time": "2023-01-02T10:00:00Z", "requires-python": ">=3.8", "yanked": False},
-        {"filename": "demo_pkg-1.0.0.tar.gz", "upload-time": "2023-01-01T09:00:00Z", "requires-python": ">=3.8", "yanked": False},
+        {"filename": "demo_pkg-1.0.0-py3-none-any.whl", "upload-time": "2023-01-02T10:00:00Z",
+         "requires-python": ">=3.8", "yanked": False},
+        {"filename": "demo_pkg-1.0.0.tar.gz", "upload-time": "2023-01-01T09:00:00Z",
+         "requires-python": ">=3.8", "yanked": False},
         {"filename": "demo_pkg-1.1.0.tar.gz", "upload-time": "2023-02-01T00:00:00Z", "yanked": "broken build"},
         {"filename": "demo_pkg-2.0.0rc1-py3-none-any.whl", "upload-time": "2023-03-01T00:00:00Z", "yanked": False},
     ]

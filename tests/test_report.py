@@ -125,8 +125,10 @@ def test_pick_rejects_a_release_that_does_not_exist(recorded):
 def test_family_readme_verdict_block_is_regenerated_and_prose_kept(project):
     project.demo("demos/core/etl_modern.py", "print('x')\n")
     readme = project.root / "demos" / "core" / "README.md"
-    readme.write_text("# Core\n\nHand-written progression.\n\n<!-- verdict:start -->\nstale\n<!-- verdict:end -->\n\nMore prose.\n")
-    project.write_matrix('[[demos]]\npath = "demos/core/etl_modern.py"\nstory = "etl"\nvariant = "modern"\nreleases = ">=2"\n')
+    readme.write_text("# Core\n\nHand-written progression.\n\n"
+                      "<!-- verdict:start -->\nstale\n<!-- verdict:end -->\n\nMore prose.\n")
+    project.write_matrix('[[demos]]\npath = "demos/core/etl_modern.py"\n'
+                         'story = "etl"\nvariant = "modern"\nreleases = ">=2"\n')
     matrix, _ = check_matrix(project.matrix)
     store = ResultStore(project.root / ".matrix", project.root / "reports")
     for release, outcome in (("2.20.27", "pass"), ("3.9.1", "pass"), ("2.0.4", "fail")):

@@ -70,7 +70,8 @@ CELLS = [  # (demo, release, outcome)
 def recorded(project):
     for name in ERA_ORDER:
         project.demo(f"demos/core/{name}.py", "print('x')\n")
-    (project.root / "demos" / "core" / "README.md").write_text("# Core\n\n<!-- verdict:start -->\n<!-- verdict:end -->\n")
+    (project.root / "demos" / "core" / "README.md").write_text(
+        "# Core\n\n<!-- verdict:start -->\n<!-- verdict:end -->\n")
     project.write_matrix(MATRIX)
     matrix, releases = check_matrix(project.matrix)
     store = ResultStore(project.root / ".matrix", project.root / "reports")

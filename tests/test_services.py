@@ -7,9 +7,7 @@ test_services_prefect.py does the same with real Prefect servers and workers.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
 import textwrap
@@ -32,7 +30,9 @@ FAKE_SERVER = textwrap.dedent("""
     time.sleep(delay)
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            self.send_response(200 if self.path == "/api/health" else 404); self.end_headers(); self.wfile.write(b"true")
+            self.send_response(200 if self.path == "/api/health" else 404)
+            self.end_headers()
+            self.wfile.write(b"true")
         def log_message(self, *a): pass
     http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
 """)

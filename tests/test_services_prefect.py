@@ -69,7 +69,8 @@ needs = ["process-worker", "local-storage"]
 
 
 def test_one_server_per_env_on_2x_and_3x_and_a_deployment_through_a_worker(prefect_project):
-    done = prefect_project.harness("run", "2.20.27", "3.9.1", "--no-report", "--jobs", "1")  # the probes count runs in turn
+    # the probes count runs in turn
+    done = prefect_project.harness("run", "2.20.27", "3.9.1", "--no-report", "--jobs", "1")
     lines = (prefect_project.root / ".matrix" / "results.jsonl").read_text().splitlines()
     cells = {(c["demo"].split("/")[-1], c["release"]): c for c in map(json.loads, lines)}
     outcomes = {k: c["outcome"] for k, c in cells.items()}
@@ -94,8 +95,10 @@ def test_one_server_per_env_on_2x_and_3x_and_a_deployment_through_a_worker(prefe
     assert "went away" not in worker_log.read_text()  # stopped before the warm runner, not by it
     assert wait_dead(pids, 10) == []
     # the second probe saw the first probe's run: the same server served both
+    def count(text):
+        return int(text.split("flow runs on the env's server:")[1].split()[0])
+
     for release in ("2.20.27", "3.9.1"):
         first = cells[("api_probe.py", release)]["output_tail"]
         again = cells[("api_probe_again.py", release)]["output_tail"]
-        count = lambda text: int(text.split("flow runs on the env's server:")[1].split()[0])
         assert count(again) == count(first) + 1, (first, again)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -171,7 +170,7 @@ def test_an_unavailable_service_runs_when_its_variables_are_set_and_secrets_are_
     url, seen = graphql_stub
     monkeypatch.setenv("PREFECT1_API_URL", url)
     monkeypatch.setenv("PREFECT1_API_KEY", "pnu_s3cr3t_k3y_value")
-    done = services_project.harness("run", "1.4.1", timeout=600)
+    services_project.harness("run", "1.4.1", timeout=600)
     cell = _cells(services_project)["graphql.py"]
     assert seen and seen[0][0] == "Bearer pnu_s3cr3t_k3y_value"  # the harness really ran it against the stub
     assert b"flow(where" in seen[0][1]

@@ -8,7 +8,6 @@ subprocess, with its own stdin/stdout/stderr, environment, cwd and argv.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess

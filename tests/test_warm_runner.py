@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import textwrap
 import time
@@ -41,7 +40,8 @@ def warm(tmp_path):
 def _run(runner, tmp_path, lib, name, code, timeout=30, mark="child", extra=None):
     script = tmp_path / f"{name}.py"
     script.write_text(textwrap.dedent(code))
-    env = isolated_environ({}, "statemod", tmp_path / f"cell-{name}", {"PYTHONPATH": str(lib), "MARK": mark, **(extra or {})})
+    env = isolated_environ({}, "statemod", tmp_path / f"cell-{name}",
+                           {"PYTHONPATH": str(lib), "MARK": mark, **(extra or {})})
     return runner.run(script, tmp_path, env, tmp_path / "logs" / f"{name}.log", timeout)
 
 

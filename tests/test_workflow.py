@@ -40,5 +40,6 @@ def test_the_workflow_runs_what_the_harness_offers():
     assert "actions/cache@" in text and "~/.cache/uv" in text
     assert "nox -s shards --" in text and '--shard "$SHARD"' in text and "nox -s report -- --merge shards/*" in text
     assert "name: compatibility-report" in text
-    listed = subprocess.run([sys.executable, "-m", "nox", "-l"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    listed = subprocess.run([sys.executable, "-m", "nox", "-l"], cwd=REPO, capture_output=True, text=True,
+                            check=True).stdout
     assert "shards" in listed and "report" in listed and "refresh" in listed

@@ -176,7 +176,8 @@ class Matrix:
 
     @functools.cached_property
     def version(self) -> str:
-        """Hash of matrix.toml and its preset's files: records from different versions are not merged into one report."""
+        """Hash of matrix.toml and its preset's files: records from different versions are
+        not merged into one report."""
         digest = hashlib.sha256(self.path.read_bytes())
         for source in self.sources:
             digest.update(b"\0" + source.name.encode() + b"\0" + source.read_bytes())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
 
 from harness.config.collect import Collector
 from harness.config.model import Demo, Matrix, MatrixError, Pin, ReleaseRange, Xfail

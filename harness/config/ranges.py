@@ -39,8 +39,9 @@ def parse_pins(c: Collector, value: Any) -> tuple[Pin | None, ...]:
 def _parse_range(c: Collector, i: int, table: dict) -> ReleaseRange | None:
     where = f"ranges[{i}]"
     if "resolution" in table:
-        c.add(f"{where}.resolution", "not a range key: ranges apply in every resolution mode; constraints that only serve "
-                                     "`latest` go in a [[pins]] table (releases, constraints, why)")
+        c.add(f"{where}.resolution",
+              "not a range key: ranges apply in every resolution mode; constraints that only serve "
+              "`latest` go in a [[pins]] table (releases, constraints, why)")
     c.unknown_keys(where, {k: v for k, v in table.items() if k != "resolution"}, _RANGE_KEYS)
     releases = c.specifier(f"{where}.releases", table.get("releases"))
     sets: dict[str, Any] = {}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from harness.config.model import Matrix, MatrixError
 from harness.config.parse import load_matrix
-from harness.plan.releases import demo_candidates, Release, SnapshotError, load_snapshot, usable
+from harness.plan.releases import Release, SnapshotError, demo_candidates, load_snapshot, usable
 
 
 def undeclared_demos(matrix: Matrix) -> list[str]:

@@ -59,7 +59,7 @@ class Release:
         return _python_fits(self.requires_python, python_version)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _python_fits(requires_python: str, python_version: str) -> bool:
     """Cached: hundreds of releases share a handful of Requires-Python strings (the report asks per cell)."""
     try:
@@ -203,7 +203,7 @@ def _file_version(filename: str) -> str | None:
 def write_snapshot(path: Path, package: str, releases: list[Release]) -> None:
     payload = {
         "package": package,
-        "fetched": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "fetched": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "releases": [asdict(r) for r in releases],
     }
     path.parent.mkdir(parents=True, exist_ok=True)

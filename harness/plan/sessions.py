@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.plan.interpreters import Interpreter, choose_interpreters, describe_missing, discover_interpreters
-from harness.config.model import Demo, Matrix, MatrixError, PROFILES, RESOLUTIONS
+from harness.config.model import PROFILES, RESOLUTIONS, Demo, Matrix, MatrixError
 from harness.plan.check import check_matrix
+from harness.plan.interpreters import Interpreter, choose_interpreters, describe_missing, discover_interpreters
+from harness.plan.releases import Release, demo_candidates, load_snapshot, select_releases, usable
 from harness.results.records import CellResult
 from harness.results.store import store_for
-from harness.plan.releases import demo_candidates, Release, load_snapshot, select_releases, usable
 
 
 @dataclass
@@ -94,7 +94,8 @@ def build_plan(
     """
     resolution = resolution or matrix.settings.resolution
     if resolution not in RESOLUTIONS:
-        raise MatrixError(matrix.path, [f"resolution {resolution!r} (MATRIX_RESOLUTION?): expected one of {', '.join(RESOLUTIONS)}"])
+        raise MatrixError(matrix.path, [f"resolution {resolution!r} (MATRIX_RESOLUTION?): "
+                                        f"expected one of {', '.join(RESOLUTIONS)}"])
     releases = usable(releases, matrix.settings.prereleases)
     by_version = {r.version: r for r in releases}
     chosen: dict[str, set[str]] = {}
@@ -115,7 +116,8 @@ def build_plan(
     for version in sorted(chosen, key=lambda v: by_version[v].parsed):
         release = by_version[version]
         settings = matrix.env_settings(release.parsed, resolution)
-        candidates = choose_interpreters(release, interpreters, resolution, settings.python, matrix.settings.era_lag_days)
+        candidates = choose_interpreters(release, interpreters, resolution, settings.python,
+                                         matrix.settings.era_lag_days)
         sessions.append(
             SessionPlan(
                 release=release,

@@ -10,7 +10,7 @@ from pathlib import Path
 from packaging.version import Version
 
 from harness import __version__
-from harness.config.model import Demo, Matrix, PROFILES
+from harness.config.model import PROFILES, Demo, Matrix
 from harness.plan.releases import Release, select_releases
 from harness.report.order import demos_in_report_order
 from harness.results.outcomes import RECORDED

@@ -18,7 +18,7 @@ from harness.config.model import Matrix
 from harness.plan.releases import Release, UnknownRelease
 from harness.report.order import demos_in_report_order, stories_in_report_order
 from harness.report.pick import pick
-from harness.results.diff import CHANGE_CLASSES, Diff, GATING_CLASSES
+from harness.results.diff import CHANGE_CLASSES, GATING_CLASSES, Diff
 from harness.results.outcomes import Outcome
 from harness.results.records import CellResult, ResultSet
 
@@ -40,7 +40,7 @@ def report_data(matrix: Matrix, releases: list[Release], results: ResultSet, dif
     picks, verdicts = customer_picks(matrix, releases, results, claimed, stories)
     return {
         "package": matrix.settings.package,
-        "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "newest": max((c.started for c in cells), default="")[:16].replace("T", " "),
         "columns": [{"version": v, "line": str(Version(v).major), "minor": f"{Version(v).major}.{Version(v).minor}",
                      "date": str(by_version[v].date) if v in by_version else ""} for v in columns],

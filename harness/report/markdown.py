@@ -137,16 +137,19 @@ def family_verdict(matrix: Matrix, results: ResultSet, family: Path) -> str:
     for demo in demos_in_report_order(matrix):
         if Path(demo.path).parent != family:
             continue
-        cells = sorted((c for c in results.cells.values() if c.demo == demo.path and c.resolution == matrix.settings.resolution),
+        cells = sorted((c for c in results.cells.values()
+                        if c.demo == demo.path and c.resolution == matrix.settings.resolution),
                        key=lambda c: _version_key(c.release))
         by_outcome: dict[str, list[str]] = {}
         for cell in cells:
             by_outcome.setdefault(cell.outcome, []).append(cell.release)
-        measured = "; ".join(f"{Outcome(o).symbol} {o}: {', '.join(v)}" for o, v in by_outcome.items()) or "not measured yet"
+        measured = ("; ".join(f"{Outcome(o).symbol} {o}: {', '.join(v)}" for o, v in by_outcome.items())
+                    or "not measured yet")
         rows.append({"story": demo.story, "variant": f"{demo.variant} (`{Path(demo.path).name}`)",
                      "declared range": f"`{demo.releases}`", "measured": measured})
     table = pd.DataFrame(rows, columns=["story", "variant", "declared range", "measured"])
-    return "\n".join([VERDICT_START, "", "_Written by `nox -s report` from the recorded cells; do not edit this block._", "",
+    return "\n".join([VERDICT_START, "",
+                      "_Written by `nox -s report` from the recorded cells; do not edit this block._", "",
                       table.to_markdown(index=False), "", VERDICT_END])
 
 

@@ -23,7 +23,8 @@ class PickRow:
     command: str
 
 
-def pick(matrix: Matrix, releases: list[Release], results: ResultSet, version: str, resolution: str | None = None) -> list[PickRow]:
+def pick(matrix: Matrix, releases: list[Release], results: ResultSet, version: str,
+         resolution: str | None = None) -> list[PickRow]:
     """Per story, the variant to show on `version`: measured passes first, then declared ranges.
 
     Stories come in report order. Where several variants qualify, one whose
@@ -34,7 +35,8 @@ def pick(matrix: Matrix, releases: list[Release], results: ResultSet, version: s
     release = next((r for r in releases if r.version == version), None)
     if release is None:
         near = ", ".join(nearest(releases, version))
-        raise UnknownRelease(f"{matrix.settings.package} {version} is not a usable release on the index; nearest: {near}")
+        raise UnknownRelease(f"{matrix.settings.package} {version} is not a usable release on the index; "
+                             f"nearest: {near}")
     stories: dict[str, list[Demo]] = {}
     for demo in demos_in_report_order(matrix):
         stories.setdefault(demo.story, []).append(demo)
@@ -73,9 +75,12 @@ def rehearse_command(matrix: Matrix, release: Release, demo: Demo, resolution: s
     words = ["uv", "venv", env] + (["--python", ".".join(python.split(".")[:2])] if python else [])
     install = ["uv", "pip", "install", "--python", env, f"{matrix.settings.package}=={release.version}"]
     install += list(settings.requirements) + list(demo.requirements)
-    install += [f"--constraint=<(printf '%s\\n' {' '.join(shlex.quote(c) for c in settings.constraints)})"] if settings.constraints else []
+    if settings.constraints:
+        quoted = " ".join(shlex.quote(c) for c in settings.constraints)
+        install += [f"--constraint=<(printf '%s\\n' {quoted})"]
     install += ["--exclude-newer", release.exclude_newer] if resolution == "as-released" else []
     run = [f"{env}/bin/python", demo.path]
-    return " && ".join(" ".join(w if w.startswith("--constraint=") else shlex.quote(w) for w in part) for part in (words, install, run))
+    return " && ".join(" ".join(w if w.startswith("--constraint=") else shlex.quote(w) for w in part)
+                       for part in (words, install, run))
 
 

@@ -250,6 +250,7 @@ def summary_markdown(diff: Diff, title: str = "Matrix diff against the baseline"
                     lines.append(f"  - {reason}")
         if len(listed) > 50:
             lines.append(f"- … and {len(listed) - 50} more")
-    status = "**fails CI**: regressions inside declared ranges" if diff.gates else "no regression inside declared ranges"
+    status = ("**fails CI**: regressions inside declared ranges" if diff.gates
+              else "no regression inside declared ranges")
     lines += ["", status, ""]
     return "\n".join(lines)

@@ -9,10 +9,8 @@ recorded is lost and an interrupted run keeps every cell that finished.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass, field, fields
+
 
 @dataclass
 class CellResult:
@@ -45,7 +43,7 @@ class CellResult:
         return (self.demo, self.release, self.resolution)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "CellResult":
+    def from_dict(cls, data: dict) -> CellResult:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
@@ -65,6 +63,6 @@ class ResultSet:
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from harness.config.model import Demo, EnvSettings, Matrix
 from harness.config.needs import secret_values

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from harness.config.model import Matrix
 from harness.plan.interpreters import Interpreter

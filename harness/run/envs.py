@@ -14,15 +14,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from harness import __version__
-from harness.run.bytecode import cache_tag, seed
-from harness.plan.interpreters import Interpreter
 from harness.config.model import EnvSettings
+from harness.plan.interpreters import Interpreter
 from harness.plan.releases import Release
+from harness.run.bytecode import cache_tag, seed
 from harness.run.process import error_summary, isolated_environ, run_process
 
 Log = Callable[[str], None]
@@ -90,7 +90,9 @@ def uv_bin() -> str:
     except (ImportError, FileNotFoundError):
         found = shutil.which("uv")
         if not found:
-            raise EnvBuildError("uv is not installed; run the README's set-up command (pip install -r requirements.txt)")
+            raise EnvBuildError(
+                "uv is not installed; run the README's set-up command (pip install -r requirements.txt)"
+            ) from None
         return found
 
 
@@ -133,7 +135,8 @@ def build_env(
             log(f"env installed in {time.monotonic() - started:.1f}s ({len(freeze)} packages)")
             env = BuiltEnv(env_dir, _env_python(env_dir), interpreter.version, freeze, attempts=attempts)
             if bytecode is not None:
-                tags = {cache_tag(interpreter.version), sys.implementation.cache_tag}  # the harness's own helpers run there too
+                # the harness's own helpers run there too
+                tags = {cache_tag(interpreter.version), sys.implementation.cache_tag}
                 seeded = seed(env_dir, env.pycache, bytecode, tags)
                 if seeded.files:
                     log(f"bytecode of {seeded.files} modules from earlier envs ({seeded.seconds:.1f}s)")
@@ -155,7 +158,7 @@ def build_env(
 def run_canary(env: BuiltEnv, spec: EnvSpec, extra: dict[str, str], log_file: Path, warm=None) -> None:
     """The era's built-in check: import, version, a flow with mapped tasks. Raises EnvBuildError.
 
-    With a ready warm runner (harness.runner.WarmRunner) it runs forked from it, as the demos will.
+    With a ready warm runner (harness.run.warm.WarmRunner) it runs forked from it, as the demos will.
     """
     if spec.canary is None:
         return

@@ -7,15 +7,11 @@ output written to a log file of which the tail is kept.
 
 from __future__ import annotations
 
-import json
 import os
-import queue
 import re
-import shlex
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,7 +128,8 @@ def _group_alive(pgid: int) -> bool:
         return False
 
 
-def _finish(log_path: Path, keep_log: bool, secrets: list[str] | None, exit_code, duration: float, timed_out: bool) -> ProcessResult:
+def _finish(log_path: Path, keep_log: bool, secrets: list[str] | None, exit_code, duration: float,
+            timed_out: bool) -> ProcessResult:
     output = log_path.read_text(encoding="utf-8", errors="replace")
     if secrets:
         redacted = redact(output, secrets)
@@ -157,7 +154,8 @@ def classify(result: ProcessResult, xfail_reason: str | None) -> str:
     return outcome
 
 
-_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Warning)|[A-Za-z_][\w.]*)(: .*)?$")
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Failure|Warning)"
+                             r"|[A-Za-z_][\w.]*)(: .*)?$")
 
 
 def error_summary(output: str, limit: int = 300) -> str:

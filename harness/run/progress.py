@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from harness.config.model import Demo
 from harness.results.outcomes import Outcome

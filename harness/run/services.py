@@ -16,10 +16,10 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
 
 from harness.config.model import ServerConfig, WorkerConfig
 from harness.run.process import isolated_environ
@@ -77,7 +77,7 @@ class Services:
     shims: Path | None = None  # scripts that fork from the env's warm runner; found before the env's own
     python_command: str = ""  # how to start the env's Python ({python} in a worker's set-up); "" = the env's python
 
-    def __enter__(self) -> "Services":
+    def __enter__(self) -> Services:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -154,10 +154,11 @@ class Services:
             with log_path.open("ab") as out:
                 out.write(f"=== setup: {' '.join(args)}\n".encode())
                 out.flush()
-                done = subprocess.run(args, cwd=self.cwd or self.run_dir, env=environ, stdout=out, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, timeout=config.timeout)
+                done = subprocess.run(args, cwd=self.cwd or self.run_dir, env=environ, stdout=out,
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=config.timeout)
             if done.returncode != 0:
-                raise ServiceError(f"worker set-up `{' '.join(step)}` exited {done.returncode}: {_last_lines(log_path)}")
+                raise ServiceError(f"worker set-up `{' '.join(step)}` exited {done.returncode}: "
+                                   f"{_last_lines(log_path)}")
         worker = self._spawn("worker", self._command(config.command, **values), environ, log_path)
         pattern = re.compile(config.ready) if config.ready else None
         while pattern is not None:
@@ -257,7 +258,7 @@ class WebhookReceiver:
         self.server.server_close()
         self.thread.join(timeout=5)
 
-    def __enter__(self) -> "WebhookReceiver":
+    def __enter__(self) -> WebhookReceiver:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -13,9 +13,9 @@ import dataclasses
 import shutil
 import signal
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterator
 
 from harness.config.model import Demo, EnvSettings, Matrix
 from harness.config.needs import PROVIDED, NeedCheck, check_needs
@@ -178,7 +178,7 @@ class _Session:
         # longest first (by the baseline's durations): a long demo started last would be the tail
         order = sorted(self.plan.demos, key=lambda d: -self.expected.get(d.path, 0.0))
         with ThreadPoolExecutor(self.jobs, thread_name_prefix="cell") as pool:
-            done = dict(zip((d.path for d in order), pool.map(run_one, order)))
+            done = dict(zip((d.path for d in order), pool.map(run_one, order), strict=True))
         return [done[d.path] for d in self.plan.demos]
 
     def cell(self, demo: Demo, built: SessionEnv, runner: CellRunner | None) -> CellResult:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Callable
 
 from harness.config.model import WarmConfig
 from harness.run.envs import BuiltEnv

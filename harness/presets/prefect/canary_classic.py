@@ -37,7 +37,7 @@ def import_classic(expected):
         fail("prefect.__version__ is %r, expected %r" % (actual, expected))
 
     # prefect.Flow also exists in 2.x/3.x, as a different class: refuse early.
-    if not actual.split(".")[0] in ("0", "1"):
+    if actual.split(".")[0] not in ("0", "1"):
         fail("prefect %s is not a 0.x/1.x release; use the modern canary" % (actual,))
     try:
         from prefect import Flow, task  # noqa: F401

@@ -3,9 +3,12 @@
 # hold (prefect.config, prefect.context, the "prefect" logger), so this refills those
 # same objects from the child's own environment, config file paths included.
 # Runs inside the release's interpreter: standard library and prefect only, Python 3.7 syntax.
-import logging, os
+import logging
+import os
+
 import prefect
 import prefect.configuration as configuration
+
 configuration.USER_CONFIG = os.getenv("PREFECT__USER_CONFIG_PATH", "~/.prefect/config.toml")
 configuration.BACKEND_CONFIG = os.getenv("PREFECT__BACKEND_CONFIG_PATH", "~/.prefect/backend.toml")
 fresh = configuration.load_default_config()

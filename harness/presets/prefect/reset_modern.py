@@ -3,4 +3,5 @@
 # each child reads them again from its own environment (its own PREFECT_HOME).
 # Runs inside the release's interpreter: standard library and prefect only, Python 3.7 syntax.
 import prefect.context
+
 prefect.context.GLOBAL_SETTINGS_CONTEXT = prefect.context.root_settings_context()
