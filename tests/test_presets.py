@@ -54,7 +54,8 @@ WORKER_TEMPLATE = WorkerConfig(
             "--base-job-template", "{workdir}/pool.json")),
     env=WORKER_ENV, ready="started", timeout=90.0)
 RESET_CLASSIC = '''
-import logging, os
+import logging
+import os
 import prefect
 import prefect.configuration as configuration
 configuration.USER_CONFIG = os.getenv("PREFECT__USER_CONFIG_PATH", "~/.prefect/config.toml")
