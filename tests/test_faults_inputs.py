@@ -148,7 +148,8 @@ def test_a_bad_input_stops_run_and_nox_list_before_anything_starts(project, make
     project.demo("demos/hello.py", "print('hello')\n")
     make_bad(project)
     state_before = sorted(p.name for p in project.root.iterdir())
-    run = _start([sys.executable, "-m", "harness", "--matrix", str(project.matrix), "run", "1.4.1", "--no-report"])
+    run = _start([sys.executable, "-m", "harness", "--matrix", str(project.matrix), "run", "1.4.1", "--no-report"],
+                 env=dict(os.environ, UV_OFFLINE="1"))  # should a case slip through, it fails without downloading
     listing = _start([sys.executable, "-m", "nox", "-f", str(REPO / "noxfile.py"), "-l"],
                      env=dict(os.environ, MATRIX_FILE=str(project.matrix)))
     out, err = run.communicate(timeout=120)
