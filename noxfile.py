@@ -34,6 +34,9 @@ except EnvironError as exc:
 nox.options.default_venv_backend = "none"
 MATRIX = cli.matrix_path(None, ENVIRON, default=Path(__file__).parent / "matrix.toml")
 PLAN_PROBLEM = register_release_sessions(MATRIX, ENVIRON)
+if PLAN_PROBLEM is not None:  # said on every nox command: it is why no release session exists
+    print(f"error: {PLAN_PROBLEM}\n(no release session is registered until the matrix is fixed; "
+          "`nox -s check` checks it)", file=sys.stderr)
 
 
 def _harness(session: nox.Session, *args: str) -> None:

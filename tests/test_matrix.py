@@ -73,7 +73,7 @@ def test_check_command_accepts_a_good_matrix(project):
          "not a valid requirement"),
         (('package = "prefect"', 'package = "prefect"\ntimeout = "long"'), "harness.timeout", "expected a number"),
         (('package = "prefect"', 'package = "prefect"\nresolution = "newest"'), "harness.resolution", "as-released"),
-        (('story = "hello"', 'story = "hello"\ntimeout = -1'), ".timeout", "positive number"),
+        (('story = "hello"', 'story = "hello"\ntimeout = -1'), ".timeout", "more than 0 and at most 86400 seconds"),
         (('env = { PREFECT_HOME = "{home}/.prefect" }',
           'env = { PREFECT_HOME = "{home}/.prefect" }\n[ranges.warm]\npreload = ["x"]\ncommands = ["bin/x"]'),
          "ranges[0].warm.commands[0]", "name of a script in the env's bin folder"),

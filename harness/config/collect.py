@@ -2,13 +2,43 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from harness.config.model import _PARSED_SPECIFIERS
+from harness.config.model import _PARSED_SPECIFIERS, MatrixError
+from harness.config.options import SECONDS, SECONDS_EXPECTED
+
+
+def read_utf8(path: Path) -> str:
+    """The text of a file the harness reads as configuration; bytes that are not UTF-8 raise MatrixError
+    naming the offset and line, instead of a UnicodeDecodeError traceback."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise MatrixError(path, [f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start} (line {line}); "
+                                 "expected a UTF-8 text file (save it as UTF-8)"]) from None
+
+
+def compile_problem(path: Path) -> str | None:
+    """Why the host's Python cannot compile the script (its syntax, its encoding); None when it can.
+
+    A script that does not compile cannot pass on any release: it is the matrix's error, not a cell."""
+    try:
+        with warnings.catch_warnings():  # an invalid escape sequence warns, but runs
+            warnings.simplefilter("ignore")
+            compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        where = f"line {exc.lineno}: " if exc.lineno else ""
+        return f"does not compile: {where}{exc.msg}; expected valid Python"
+    except ValueError as exc:  # NUL bytes, on some Pythons
+        return f"does not compile: {exc}; expected valid Python"
+    return None
 
 
 class Collector:
@@ -74,8 +104,8 @@ class Collector:
     def number(self, where: str, value: Any) -> float | None:
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            self.add(where, f"expected a positive number of seconds, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not SECONDS.accepts(value):
+            self.add(where, f"expected {SECONDS_EXPECTED}, got {value!r}")
             return None
         return float(value)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
+import os
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,11 +24,52 @@ PROFILES = ("majors", "minors", "edges", "all", "new")  # new: releases the base
 README_START, README_END = "<!-- harness-keys:start -->", "<!-- harness-keys:end -->"
 
 
+MAX_SECONDS = 24 * 3600  # a cell or service that needs longer is stuck, not slow
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The numbers a key accepts: from `low` (excluded when `above`) to `high`; never nan or infinite,
+    which TOML allows and which would make a limit that never fires."""
+
+    low: float
+    high: float | None = None
+    above: bool = False
+    unit: str = ""
+
+    def accepts(self, value: float) -> bool:
+        if not math.isfinite(value) or (value <= self.low if self.above else value < self.low):
+            return False
+        return self.high is None or value <= self.high
+
+    def __str__(self) -> str:
+        low = f"more than {self.low:g}" if self.above else f"{self.low:g}"
+        if self.high is None:
+            text = low if self.above else f"{low} or more"
+        else:
+            text = f"{low} and at most {self.high:g}" if self.above else f"{low} to {self.high:g}"
+        return f"{text} {self.unit}" if self.unit else text
+
+
+SECONDS = Bounds(0, MAX_SECONDS, above=True, unit="seconds (24 h)")
+_EXPECTED_IN_BOUNDS = {float: "a finite number", int: "an integer"}
+SECONDS_EXPECTED = f"{_EXPECTED_IN_BOUNDS[float]}, {SECONDS}"
+
+# Path keys: what the named path must be, relative to the matrix's folder.
+FOLDER, INNER_FOLDER, FILE = "folder", "inner folder", "file"
+_PATH_EXPECTED = {
+    FOLDER: "a folder, not a file",
+    INNER_FOLDER: "a folder inside the matrix's folder",
+    FILE: "a file, not a folder",
+}
+
+
 def option(default: Any, help: str, *, choices: tuple[str, ...] | Callable[[], list[str]] | None = None,
-           minimum: int | None = None) -> Any:
-    """A [harness] key: `choices` (or a function listing them) and `minimum` say what values it accepts;
-    the default is always accepted."""
-    return dataclasses.field(default=default, metadata={"help": help, "choices": choices, "minimum": minimum})
+           bounds: Bounds | None = None, path: str | None = None) -> Any:
+    """A [harness] key: `choices` (or a function listing them), `bounds` (numbers) and `path` (FOLDER,
+    INNER_FOLDER or FILE) say what values it accepts; the default is always accepted."""
+    return dataclasses.field(default=default, metadata={"help": help, "choices": choices, "bounds": bounds,
+                                                        "path": path})
 
 
 @dataclass(frozen=True)
@@ -35,23 +78,24 @@ class Settings:
     preset: str = option("", "built-in era settings (`harness/presets/NAME/`) whose `[[ranges]]` and `[[pins]]` "
                              "apply before this file's", choices=available_presets)
     demos_dir: str = option("demos", "the demo scripts; each `.py` there needs a `[[demos]]` entry (`_name.py` helpers "
-                                     "are exempt)")
-    reports_dir: str = option("reports", "where reports are written (committed)")
-    state_dir: str = option(".matrix", "envs, logs and this machine's records (not committed)")
+                                     "are exempt)", path=INNER_FOLDER)
+    reports_dir: str = option("reports", "where reports are written (committed)", path=FOLDER)
+    state_dir: str = option(".matrix", "envs, logs and this machine's records (not committed)", path=FOLDER)
     releases_file: str = option("reports/releases.json", "the committed snapshot of the package's releases "
-                                                         "(`nox -s refresh`)")
+                                                         "(`nox -s refresh`)", path=FILE)
     default_profile: str = option("majors", "the releases a plain `nox` runs", choices=PROFILES)
     resolution: str = option("as-released", "dependencies as of each release's upload day, or today's",
                              choices=RESOLUTIONS)
-    timeout: float = option(300.0, "seconds per demo, unless the demo says otherwise")
+    timeout: float = option(300.0, "seconds per demo, unless the demo says otherwise", bounds=SECONDS)
     prereleases: bool = option(False, "whether profiles include pre-releases")
     era_lag_days: int = option(90, "an interpreter is of a release's era once it had been out this many days "
-                                   "before the release")
-    fallbacks: int = option(2, "older interpreters to try when an env cannot be built or its canary fails")
+                                   "before the release", bounds=Bounds(0, 3650))
+    fallbacks: int = option(2, "older interpreters to try when an env cannot be built or its canary fails",
+                            bounds=Bounds(0))
     retries: int = option(1, "times a failed or timed-out cell runs again at once (a pass then is `flaky`)",
-                          minimum=0)
+                          bounds=Bounds(0))
     jobs: int = option(1, "demos of one env run at once; more only pays for demos that wait more than they "
-                          "compute", minimum=1)
+                          "compute", bounds=Bounds(1))
 
 
 def declared_options() -> list[tuple[dataclasses.Field, type]]:
@@ -75,26 +119,54 @@ def _choices(spec: dataclasses.Field) -> list[str] | None:
     return list(choices() if callable(choices) else choices) if choices is not None else None
 
 
-def parse_settings(table: dict, problem: Callable[[str, str], None]) -> Settings:
-    """The [harness] table as Settings; each bad value is reported through `problem(where, message)`."""
+def outside(root: Path, relative: str) -> str | None:
+    """Where `relative`, resolved in `root` without following links, leaves `root` (itself counts); None: inside."""
+    path = Path(os.path.normpath(root / relative))
+    if path == root:
+        return f"{relative!r} is the matrix's folder itself"
+    return None if path.is_relative_to(root) else f"{relative!r} is outside {root}"
+
+
+def _path_problem(kind: str, root: Path, value: str) -> str | None:
+    """Why a path key's value is not what `kind` accepts; relative paths resolve in `root`, the matrix's folder."""
+    path = root / value
+    if kind == INNER_FOLDER and (why := outside(root, value)):
+        return why
+    if kind == FILE and path.is_dir():
+        return f"{value!r} is a folder"
+    if kind in (FOLDER, INNER_FOLDER) and path.exists() and not path.is_dir():
+        return f"{value!r} is an existing file"
+    return None
+
+
+def _value_problem(spec: dataclasses.Field, kind: type, value: Any, root: Path) -> str | None:
+    """Why `value` is not accepted for the key, saying what is; None when it is."""
+    if not _fits(value, kind):
+        return f"expected {_EXPECTED[kind]}, got {value!r}"
+    choices, bounds, path = _choices(spec), spec.metadata["bounds"], spec.metadata["path"]
+    if value != spec.default and choices is not None and value not in choices:
+        return f"{value!r}; expected one of: {', '.join(choices)}"
+    if bounds is not None and not bounds.accepts(value):
+        return f"{value!r}; expected {_EXPECTED_IN_BOUNDS[kind]}, {bounds}: {spec.metadata['help']}"
+    if path is not None and (why := _path_problem(path, root, value)):
+        return f"{why}; expected {_PATH_EXPECTED[path]}"
+    return None
+
+
+def parse_settings(table: dict, problem: Callable[[str, str], None], root: Path) -> Settings:
+    """The [harness] table as Settings; each bad value is reported through `problem(where, message)`.
+    `root` is the matrix's folder, where the path keys resolve."""
     for key in table:
         if key not in {f.name for f in dataclasses.fields(Settings)}:
             problem(f"harness.{key}", "unknown key; expected one of: "
                     + ", ".join(sorted(f.name for f in dataclasses.fields(Settings))))
     values = {}
-    for spec, kind in declared_options():
-        if spec.name not in table:
-            continue
-        value, where = table[spec.name], f"harness.{spec.name}"
-        if not _fits(value, kind):
-            problem(where, f"expected {_EXPECTED[kind]}, got {value!r}")
-            continue
-        choices, minimum = _choices(spec), spec.metadata["minimum"]
-        if value != spec.default and choices is not None and value not in choices:
-            problem(where, f"{value!r}; expected one of: {', '.join(choices)}")
-        elif minimum is not None and value < minimum:
-            problem(where, f"{value!r}; expected {minimum} or more: {spec.metadata['help']}")
-        else:
+    for spec, kind in declared_options():  # defaults too: `.matrix` may be a file
+        value = table.get(spec.name, spec.default)
+        why = _value_problem(spec, kind, value, root)
+        if why is not None:
+            problem(f"harness.{spec.name}", why)
+        elif spec.name in table:
             values[spec.name] = value
     return Settings(**values)
 
@@ -115,8 +187,10 @@ def options_table() -> str:
         choices = _choices(spec)
         if choices is not None:
             help += f"; one of: {', '.join(f'`{c}`' for c in choices)}"
-        if spec.metadata["minimum"] is not None:
-            help += f"; {spec.metadata['minimum']} or more"
+        if spec.metadata["bounds"] is not None:
+            help += f"; {spec.metadata['bounds']}"
+        if spec.metadata["path"] is not None:
+            help += f"; {_PATH_EXPECTED[spec.metadata['path']]}"
         lines.append(f"| `{spec.name}` | {_TYPE_NAMES[kind]} | `{_default_text(spec.default)}` | {help} |")
     return "\n".join(lines)
 

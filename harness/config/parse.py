@@ -10,10 +10,10 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from harness.config.collect import Collector
+from harness.config.collect import Collector, read_utf8
 from harness.config.model import Demo, Matrix, MatrixError, Pin, ReleaseRange, Xfail
 from harness.config.needs import NEEDS
-from harness.config.options import parse_settings
+from harness.config.options import outside, parse_settings
 from harness.config.presets import preset_file, preset_files, shown
 from harness.config.ranges import parse_pins, parse_ranges, tables
 
@@ -25,7 +25,7 @@ _PRESET_KEYS = {"ranges", "pins"}
 
 def _read_toml(path: Path) -> dict:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(read_utf8(path))
     except tomllib.TOMLDecodeError as exc:
         raise MatrixError(path, [f"not valid TOML: {exc}"]) from None
 
@@ -42,7 +42,7 @@ def load_matrix(path: str | Path) -> Matrix:
     if not isinstance(table, dict):
         c.add("harness", "expected a table ([harness])")
         table = {}
-    settings = parse_settings(table, c.add)
+    settings = parse_settings(table, c.add, path.parent)
     preset_ranges, preset_pins = _load_preset(c, settings.preset) if settings.preset else ((), ())
     ranges = preset_ranges + parse_ranges(c, data.get("ranges", []))
     pins = preset_pins + parse_pins(c, data.get("pins", []))
@@ -84,7 +84,10 @@ def _parse_demo(c: Collector, i: int, table: dict) -> Demo | None:
     c.unknown_keys(where, table, _DEMO_KEYS)
     path = c.string(f"{where}.path", table.get("path"))
     if path is not None:
-        if not c.path.parent.joinpath(path).is_file():
+        why = f"{path!r} is absolute" if Path(path).is_absolute() else outside(c.root, path)
+        if why:  # records name a demo by its path: it must mean the same file on every machine
+            c.add(f"{where}.path", f"{why}; expected a relative path inside the matrix's folder ({c.root})")
+        elif not c.root.joinpath(path).is_file():
             c.add(f"{where}.path", f"{path!r} does not exist (paths are relative to {c.path.parent})")
         elif not path.endswith(".py"):
             c.add(f"{where}.path", f"{path!r} is not a Python script; expected a .py file")

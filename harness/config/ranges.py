@@ -11,8 +11,9 @@ from typing import Any
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from harness.config.collect import Collector
-from harness.config.model import Pin, ReleaseRange
+from harness.config.collect import Collector, compile_problem, read_utf8
+from harness.config.model import MatrixError, Pin, ReleaseRange
+from harness.config.templates import TEMPLATE_NAMES, template_problem
 
 _RANGE_KEYS = {"releases", "constraints", "requirements", "python", "env", "canary", "server", "worker", "warm"}
 _PIN_KEYS = {"releases", "constraints", "why"}
@@ -51,9 +52,11 @@ def _parse_range(c: Collector, i: int, table: dict) -> ReleaseRange | None:
     if "python" in table:
         sets["python"] = c.specifier(f"{where}.python", table["python"])
     if "env" in table:
-        sets["env"] = _env_table(c, f"{where}.env", table["env"])
+        sets["env"] = _env_table(c, f"{where}.env", table["env"], "env")
     if "canary" in table:
         canary = c.file(f"{where}.canary", table["canary"])
+        if canary is not None and (problem := compile_problem(canary)):
+            c.add(f"{where}.canary", f"{canary.name} {problem}")
         sets["canary"] = str(canary) if canary else None
     for key, parse in (("server", _parse_server), ("worker", _parse_worker), ("warm", _parse_warm)):
         if key in table:
@@ -92,30 +95,44 @@ def _table(c: Collector, where: str, value: Any, allowed: set[str]) -> dict | No
     return value
 
 
-def _env_table(c: Collector, where: str, env: Any) -> dict[str, str]:
+def _templates(c: Collector, where: str, texts: list[str], key: str) -> None:
+    """Each text is filled by the run with the names TEMPLATE_NAMES[key] allows; any other is a problem now."""
+    for text in texts:
+        problem = template_problem(text, key)
+        if problem is not None:
+            c.add(where, problem)
+
+
+def _env_table(c: Collector, where: str, env: Any, key: str) -> dict[str, str]:
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
         c.add(where, "expected a table of string values, e.g. { NAME = \"{home}/x\" }")
         return {}
+    for name, value in env.items():
+        _templates(c, f"{where}.{name}", [value], key)
     return dict(env)
 
 
-def _command(c: Collector, where: str, value: Any) -> tuple[str, ...]:
+def _command(c: Collector, where: str, value: Any, key: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         c.add(where, f"expected a command as a non-empty list of strings, got {value!r}")
         return ()
+    _templates(c, where, value, key)
     return tuple(value)
 
 
-def _service_keys(c: Collector, where: str, table: dict, strings: tuple[str, ...]) -> dict[str, Any]:
-    """The keys [ranges.server] and [ranges.worker] share: command, env, timeout, and some strings."""
+def _service_keys(c: Collector, where: str, table: dict, strings: tuple[str, ...], service: str) -> dict[str, Any]:
+    """The keys [ranges.server] and [ranges.worker] share: command, env, timeout, and some strings
+    (templates when TEMPLATE_NAMES names them)."""
     given: dict[str, Any] = {}
     if "command" in table:
-        given["command"] = _command(c, f"{where}.command", table["command"])
+        given["command"] = _command(c, f"{where}.command", table["command"], f"{service}.command")
     if "env" in table:
-        given["env"] = _env_table(c, f"{where}.env", table["env"])
+        given["env"] = _env_table(c, f"{where}.env", table["env"], f"{service}.env")
     for key in strings:
         if key in table:
             given[key] = c.string(f"{where}.{key}", table[key])
+            if given[key] is not None and f"{service}.{key}" in TEMPLATE_NAMES:
+                _templates(c, f"{where}.{key}", [given[key]], f"{service}.{key}")
     if "timeout" in table:
         given["timeout"] = c.number(f"{where}.timeout", table["timeout"])
     return given
@@ -123,20 +140,21 @@ def _service_keys(c: Collector, where: str, table: dict, strings: tuple[str, ...
 
 def _parse_server(c: Collector, where: str, value: Any) -> dict[str, Any]:
     table = _table(c, where, value, _SERVER_KEYS)
-    return {} if table is None else _service_keys(c, where, table, ("url", "health", "export"))
+    return {} if table is None else _service_keys(c, where, table, ("url", "health", "export"), "server")
 
 
 def _parse_worker(c: Collector, where: str, value: Any) -> dict[str, Any]:
     table = _table(c, where, value, _WORKER_KEYS)
     if table is None:
         return {}
-    given = _service_keys(c, where, table, ("ready",))
+    given = _service_keys(c, where, table, ("ready",), "worker")
     if "setup" in table:
         setup = table["setup"]
         if not isinstance(setup, list):
             c.add(f"{where}.setup", "expected a list of commands (each a list of strings)")
             setup = []
-        given["setup"] = tuple(_command(c, f"{where}.setup[{i}]", step) for i, step in enumerate(setup))
+        given["setup"] = tuple(_command(c, f"{where}.setup[{i}]", step, "worker.setup")
+                               for i, step in enumerate(setup))
     return given
 
 
@@ -169,9 +187,11 @@ def _reset_code(c: Collector, where: str, value: Any) -> str:
     path = c.file(where, value)
     if path is None:
         return ""
-    code = path.read_text(encoding="utf-8")
-    try:
-        compile(code, str(path), "exec")
-    except SyntaxError as exc:
-        c.add(where, f"{path.name} is not valid Python: {exc.msg} (line {exc.lineno})")
-    return code
+    problem = compile_problem(path)
+    if problem is None:
+        try:
+            return read_utf8(path)
+        except MatrixError as exc:
+            problem = exc.problems[0]
+    c.add(where, f"{path.name} {problem}")
+    return ""

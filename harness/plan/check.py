@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness.config.collect import compile_problem
 from harness.config.model import Matrix, MatrixError
 from harness.config.parse import load_matrix
 from harness.plan.releases import Release, SnapshotError, demo_candidates, load_snapshot, usable
@@ -24,6 +25,15 @@ def undeclared_demos(matrix: Matrix) -> list[str]:
         if relative not in declared:
             found.append(relative)
     return found
+
+
+def compile_problems(matrix: Matrix) -> list[str]:
+    """Demos the host's Python cannot compile: a syntax error is the matrix's to fix, never a recorded cell.
+
+    Every era's demos are written in syntax that today's Python still reads (Python 3 only; nothing
+    removed since 3.7), so compiling here holds demos for old interpreters to the same rule."""
+    return [f"demos[{i}] ({demo.path}).path: {problem}" for i, demo in enumerate(matrix.demos)
+            if (problem := compile_problem(matrix.resolve(demo.path)))]
 
 
 def merge_problems(matrix: Matrix, releases: list[Release]) -> list[str]:
@@ -46,6 +56,7 @@ def check_matrix(path: Path) -> tuple[Matrix, list[Release]]:
     demos_dir = matrix.resolve(matrix.settings.demos_dir)
     if not demos_dir.is_dir():
         problems.append(f"harness.demos_dir: {matrix.settings.demos_dir!r} is not a folder next to the matrix file")
+    problems += compile_problems(matrix)
     for relative in undeclared_demos(matrix):
         problems.append(
             f"demos: {relative} is under {matrix.settings.demos_dir}/ but no [[demos]] entry declares it "
