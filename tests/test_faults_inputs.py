@@ -139,27 +139,47 @@ CASES = [  # id, how the matrix goes wrong, the key the message names, what it s
 ]
 
 
-def _start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+def _nox_list(matrix: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nox", "-f", str(REPO / "noxfile.py"), "-l"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ, MATRIX_FILE=str(matrix)))
 
 
 @pytest.mark.parametrize("make_bad, key, expected", [case[1:] for case in CASES], ids=[case[0] for case in CASES])
-def test_a_bad_input_stops_run_and_nox_list_before_anything_starts(project, make_bad, key, expected):
+def test_a_bad_input_stops_a_run_before_anything_starts(project, capsys, monkeypatch, make_bad, key, expected):
+    """In-process, as `python3 -m harness run 1.4.1` runs it (the subprocess form is the slow test below)."""
+    from harness.cli import main
+
     project.demo("demos/hello.py", "print('hello')\n")
     make_bad(project)
     state_before = sorted(p.name for p in project.root.iterdir())
-    run = _start([sys.executable, "-m", "harness", "--matrix", str(project.matrix), "run", "1.4.1", "--no-report"],
-                 env=dict(os.environ, UV_OFFLINE="1"))  # should a case slip through, it fails without downloading
-    listing = _start([sys.executable, "-m", "nox", "-f", str(REPO / "noxfile.py"), "-l"],
-                     env=dict(os.environ, MATRIX_FILE=str(project.matrix)))
-    out, err = run.communicate(timeout=120)
-    nox_out, nox_err = listing.communicate(timeout=120)
-    assert run.returncode == 2, (out, err)
+    monkeypatch.setenv("UV_OFFLINE", "1")  # should a case slip through, it fails without downloading
+    code = main(["--matrix", str(project.matrix), "run", "1.4.1", "--no-report"])
+    err = capsys.readouterr().err
+    assert code == 2, err
     assert key in err and expected in err and str(project.matrix) in err, err
-    assert "Traceback" not in err, err
     assert sorted(p.name for p in project.root.iterdir()) == state_before  # no .matrix, no env, no records
-    assert key in nox_err and expected in nox_err and "Traceback" not in nox_err + nox_out, nox_err
-    assert "release-" not in nox_out, nox_out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make_bad, key, expected", [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_a_bad_input_stops_the_cli_and_nox_list_without_a_traceback(project, make_bad, key, expected):
+    project.demo("demos/hello.py", "print('hello')\n")
+    make_bad(project)
+    run = subprocess.run([sys.executable, "-m", "harness", "--matrix", str(project.matrix), "run", "1.4.1",
+                          "--no-report"], cwd=REPO, capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, UV_OFFLINE="1"))
+    listing = _nox_list(project.matrix)
+    assert run.returncode == 2 and key in run.stderr and "Traceback" not in run.stderr, run.stderr
+    assert key in listing.stderr and expected in listing.stderr, listing.stderr
+    assert "Traceback" not in listing.stderr + listing.stdout and "release-" not in listing.stdout
+
+
+def test_nox_list_on_a_bad_matrix_prints_the_check_error_and_no_release_session(project):
+    project.demo("demos/hello.py", "print('hello')\n")
+    harness_key("fallbacks = -1")(project)
+    listing = _nox_list(project.matrix)
+    assert "harness.fallbacks: -1" in listing.stderr and "expected an integer, 0 or more" in listing.stderr
+    assert "Traceback" not in listing.stderr + listing.stdout and "release-" not in listing.stdout
 
 
 def test_a_preset_file_that_is_not_utf8_names_the_preset_file(project, tmp_path, monkeypatch):
