@@ -90,9 +90,10 @@ def save_picture(grid: list[list[int]], columns: list[str], labels: list[str], t
     """Draw the grid with matplotlib (imported here: only a changed picture pays for it) and save each path."""
     import logging
 
+    # before the import: importing it and its font search log at DEBUG under nox
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     import matplotlib
 
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # its font search logs at DEBUG under nox
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
