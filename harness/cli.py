@@ -23,7 +23,7 @@ from harness.plan.releases import SnapshotError, UnknownRelease, refresh_snapsho
 from harness.plan.sessions import load_plan
 from harness.plan.shards import assign_shards
 from harness.results.outcomes import GATING
-from harness.results.store import MergeError, store_for
+from harness.results.store import MergeError, StoreError, store_for
 from harness.run.session import run_session
 
 
@@ -72,16 +72,17 @@ def main(argv: list[str] | None = None, environ: Environ | None = None) -> int:
 
 
 def run_command(path: Path, command: str, args: argparse.Namespace) -> int:
-    """One command on parsed options; a matrix, snapshot or merge problem is a one-line error and exit 2."""
+    """One command on parsed options; a matrix, snapshot, records or merge problem is a one-line error and exit 2."""
     try:
         return COMMANDS[command](path, args)
-    except (MatrixError, SnapshotError, UnknownRelease, MergeError) as exc:
+    except (MatrixError, SnapshotError, UnknownRelease, MergeError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
 def cmd_check(path: Path, args) -> int:
     matrix, releases = check_matrix(path)
+    store_for(matrix).load_baseline()  # the committed results are read by every other command
     print(f"{path}: ok — {len(matrix.demos)} demos, {len(releases)} usable releases of {matrix.settings.package}")
     return 0
 

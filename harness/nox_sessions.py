@@ -20,6 +20,7 @@ from harness.plan.releases import SnapshotError
 from harness.plan.sessions import Plan, SessionPlan, load_plan
 from harness.plan.shards import assign_shards, longest_first
 from harness.results.outcomes import GATING
+from harness.results.store import StoreError
 from harness.run.session import run_session
 
 
@@ -27,7 +28,7 @@ def register_release_sessions(matrix_path: Path, environ: Environ) -> str | None
     """Register every planned session; return the reason when nothing could be planned."""
     try:
         plan = load_plan(matrix_path, environ.resolution)
-    except (MatrixError, SnapshotError) as exc:
+    except (MatrixError, SnapshotError, StoreError) as exc:
         return str(exc)
     default = plan.matrix.settings.default_profile
     for session_plan in longest_first(plan):  # --parallel starts them in this order
@@ -83,8 +84,11 @@ def _release_session(plan: Plan, session_plan: SessionPlan, environ: Environ):
             if mine != index:
                 where = f"shard {mine}/{count}" if mine else f"no shard of profile {profile!r}"
                 session.skip(f"{session_plan.name} is in {where}, not {index}/{count}")
-        cells = run_session(matrix, session_plan, log=session.log, force=options.force, warm=not options.no_warm,
-                            jobs=options.jobs)
+        try:
+            cells = run_session(matrix, session_plan, log=session.log, force=options.force,
+                                warm=not options.no_warm, jobs=options.jobs)
+        except StoreError as exc:  # e.g. a full disk: the message names the file and what to do
+            session.error(str(exc))
         session.log(f"harness peak memory: {peak_memory_mb():.0f} MB")
         bad = [c for c in cells if c.outcome in GATING]
         if bad:

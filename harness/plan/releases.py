@@ -13,6 +13,8 @@ import os
 import re
 import subprocess
 import sys
+import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -94,10 +96,30 @@ def load_snapshot(path: Path) -> list[Release]:
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        releases = [Release(**item) for item in data["releases"]]
+        releases = [_checked_release(index, item) for index, item in enumerate(data["releases"])]
     except (ValueError, KeyError, TypeError) as exc:
-        raise SnapshotError(f"{path}: not a release snapshot ({exc}); rebuild it with `nox -s refresh`") from None
+        raise SnapshotError(f"{path}: not a release snapshot ({str(exc)[:200]}); "
+                            "rebuild it with `nox -s refresh`") from None
     return sorted(releases, key=lambda r: r.parsed)
+
+
+def _checked_release(index: int, item: dict) -> Release:
+    """A snapshot entry whose version and upload date parse (planning and reports rely on both)."""
+    release = Release(**item)
+    where = f"releases[{index}]"
+    for key, kind in (("version", str), ("uploaded", str), ("requires_python", str), ("yanked", bool)):
+        if not isinstance(getattr(release, key), kind):
+            raise ValueError(f"{where}.{key}: expected a {kind.__name__}, got {getattr(release, key)!r}")
+    try:
+        _parse(release.version)
+    except InvalidVersion:
+        raise ValueError(f"{where}.version: {release.version!r} is not a version (PEP 440)") from None
+    try:
+        dt.datetime.fromisoformat(release.uploaded.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{where}.uploaded: {release.uploaded!r} is not an ISO date-time "
+                         "(e.g. 2024-05-01T12:00:00Z)") from None
+    return release
 
 
 def usable(releases: list[Release], prereleases: bool = False) -> list[Release]:
@@ -161,11 +183,7 @@ def configured_index_url() -> str:
 def fetch_releases(package: str, index_url: str | None = None, timeout: float = 60) -> list[Release]:
     """Read every release with its upload date, Requires-Python and yanked flag (PEP 691/700)."""
     index_url = (index_url or configured_index_url()).rstrip("/")
-    request = urllib.request.Request(
-        f"{index_url}/{package}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        data = json.load(response)
+    data = _read_index_page(f"{index_url}/{package}/", timeout)
     files: dict[str, list[dict]] = {}
     for item in data.get("files", []):
         version = _file_version(item["filename"])
@@ -186,6 +204,36 @@ def fetch_releases(package: str, index_url: str | None = None, timeout: float = 
             )
         )
     return sorted(releases, key=lambda r: r.parsed)
+
+
+def _read_index_page(url: str, timeout: float) -> dict:
+    """The index's JSON page of a package; an unreachable or unreadable index is a SnapshotError naming the URL."""
+    request = urllib.request.Request(url, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+    shown = _without_credentials(url)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            data = json.load(response)
+    except urllib.error.HTTPError as exc:
+        raise SnapshotError(f"{shown}: the index answered HTTP {exc.code} ({exc.reason}); is the package name "
+                            "right, and is this the index uv/pip are configured with?") from None
+    except (OSError, ValueError) as exc:  # URLError, timeouts and refused connections are OSErrors
+        reason = getattr(exc, "reason", None) or exc
+        raise SnapshotError(f"{shown}: cannot read the release list ({reason}); check the network and the index "
+                            "uv/pip are configured with (UV_DEFAULT_INDEX, UV_INDEX_URL, PIP_INDEX_URL or "
+                            "pip config), then rerun `nox -s refresh`") from None
+    if not isinstance(data, dict):
+        raise SnapshotError(f"{shown}: not a package page of a simple index (PEP 691 JSON expected)")
+    return data
+
+
+def _without_credentials(url: str) -> str:
+    """The URL as an error message may show it: a user or token in it is left out."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def _file_version(filename: str) -> str | None:
@@ -214,7 +262,10 @@ def write_snapshot(path: Path, package: str, releases: list[Release]) -> None:
 
 def refresh_snapshot(path: Path, package: str, index_url: str | None = None) -> tuple[list[Release], list[Release]]:
     """Update the snapshot; return (all releases, releases new since the old snapshot)."""
-    old = {r.version for r in load_snapshot(path)} if path.is_file() else set()
+    try:
+        old = {r.version for r in load_snapshot(path)}
+    except SnapshotError:  # missing or unreadable: this refresh is what replaces it
+        old = set()
     releases = fetch_releases(package, index_url)
     if not releases:
         raise SnapshotError(f"the index has no files for {package!r}; is the package name right?")

@@ -10,6 +10,7 @@ from harness.config.model import Matrix
 from harness.report.order import demos_in_report_order
 from harness.results.outcomes import GATING, RECORDED, Outcome
 from harness.results.records import CellResult, ResultSet
+from harness.results.text import markdown_text
 
 # recorded, but the demo neither gated nor worked: listed with the reason it did not run or was expected to fail
 EXCUSED = tuple(o for o in RECORDED if not o.traits.gates and not o.traits.working)
@@ -108,13 +109,14 @@ def resolution_section(matrix: Matrix, results: ResultSet, resolution: str, cell
     if problems:
         detail = pd.DataFrame(
             [{"demo": c.demo, "release": c.release, "python": c.python, "outcome": c.outcome,
-              "error": (c.error or "").replace("|", "\\|")[:160]} for c in problems]
+              "error": markdown_text(c.error or "", 160)} for c in problems]
         )
         out += ["### Not passing", "", detail.to_markdown(index=False), ""]
     excused = [c for c in cells if c.outcome in EXCUSED]
     if excused:
         detail = pd.DataFrame(
-            [{"demo": c.demo, "release": c.release, "outcome": c.outcome, "reason": c.reason[:160]} for c in excused]
+            [{"demo": c.demo, "release": c.release, "outcome": c.outcome, "reason": markdown_text(c.reason, 160)}
+             for c in excused]
         )
         out += ["### Skipped and known-broken", "", detail.to_markdown(index=False), ""]
     return out

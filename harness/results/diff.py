@@ -18,6 +18,7 @@ from packaging.version import InvalidVersion, Version
 from harness.config.model import Matrix
 from harness.results.outcomes import BROKEN, WORKING, Outcome
 from harness.results.records import CellResult, ResultSet
+from harness.results.text import markdown_text
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,7 @@ def summary_markdown(diff: Diff, title: str = "Matrix diff against the baseline"
             lines.append(f"- `{cell.demo}` on {cell.release} ({cell.resolution}): {cell.outcome}, was {was}")
             for reason in change.why:
                 if reason:
-                    lines.append(f"  - {reason}")
+                    lines.append(f"  - {markdown_text(reason)}")  # an error may hold anything a demo printed
         if len(listed) > 50:
             lines.append(f"- … and {len(listed) - 50} more")
     status = ("**fails CI**: regressions inside declared ranges" if diff.gates

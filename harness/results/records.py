@@ -4,12 +4,19 @@ The committed `reports/results.json` holds the latest record of every cell
 plus the freezes they point at; new runs append to `<state>/results.jsonl`.
 Merging keeps, per cell, the record that started last, so nothing already
 recorded is lost and an interrupted run keeps every cell that finished.
+
+A record's text from the demo (error, reason, output tail) is cleaned of control
+characters whenever a record is made, new or read back (harness.results.text), so
+every report writer gets text its format can hold.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
+
+from harness.results.outcomes import Outcome
+from harness.results.text import clean_text
 
 
 @dataclass
@@ -38,14 +45,33 @@ class CellResult:
     attempts: int = 1  # more than 1: it failed and was retried ("flaky" when a retry passed)
     matrix_version: str = ""  # hash of the matrix.toml the run used; merging refuses mixed versions
 
+    def __post_init__(self):
+        self.error, self.reason, self.output_tail = map(clean_text, (self.error, self.reason, self.output_tail))
+
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.demo, self.release, self.resolution)
 
     @classmethod
     def from_dict(cls, data: dict) -> CellResult:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        """A record read back; raises ValueError naming the key when it is not one (a cut line, a hand edit)."""
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+        known = {f.name: f for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        missing = [name for name, f in known.items() if f.default is MISSING and name not in values]
+        if missing:
+            raise ValueError(f"missing {', '.join(missing)}")
+        for name, value in values.items():
+            if not isinstance(value, _TYPES[known[name].type]):
+                raise ValueError(f"{name}: expected {known[name].type}, got {value!r:.60}")
+        if values["outcome"] not in _OUTCOMES:
+            raise ValueError(f"outcome: {values['outcome']!r} is not one of {', '.join(_OUTCOMES)}")
+        return cls(**values)
+
+
+_TYPES = {"str": str, "float": (int, float), "int": int, "int | None": (int, type(None)), "bool": bool}
+_OUTCOMES = [o.value for o in Outcome]
 
 
 @dataclass

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
 from harness.config.model import Matrix
 from harness.results.records import CellResult, ResultSet
+
+
+class StoreError(Exception):
+    """A records file that cannot be read or written; the message names it and says what to do."""
 
 
 class ResultStore:
@@ -26,16 +33,38 @@ class ResultStore:
     def save_freeze(self, freeze_hash: str, freeze: list[str]) -> None:
         path = self.freezes_dir / f"{freeze_hash}.txt"
         if not path.exists():
-            self.freezes_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text("\n".join(freeze) + "\n", encoding="utf-8")
+            try:
+                self.freezes_dir.mkdir(parents=True, exist_ok=True)
+                _replace_text(path, "\n".join(freeze) + "\n")
+            except OSError as exc:
+                raise StoreError(write_problem(path, exc, "the env's package list")) from None
 
     def append(self, cell: CellResult) -> None:
-        """One line per cell, written and flushed at once (O_APPEND keeps parallel writers whole)."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        """One whole line per cell, or none.
+
+        Under a lock, since parallel sessions append to the same file; a line a killed
+        writer cut is ended first, so it cannot swallow this record; the line is
+        written in full and synced, and a failed write is cut back off.
+        """
         line = (json.dumps(asdict(cell), sort_keys=True) + "\n").encode("utf-8")
-        fd = os.open(self.records, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line)
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.records, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(write_problem(self.records, exc, f"the record of {cell.demo} on {cell.release}")) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the file is closed
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # the cut line stays unreadable on its own, and is reported as such
+            try:
+                _write_all(fd, line)
+                os.fsync(fd)
+            except OSError:
+                _cut_back(fd, size)
+                raise
+        except OSError as exc:
+            raise StoreError(write_problem(self.records, exc, f"the record of {cell.demo} on {cell.release}")) from None
         finally:
             os.close(fd)
 
@@ -47,19 +76,24 @@ class ResultStore:
         """The committed results (unless told not to) plus every record appended since."""
         results = self.load_baseline() if committed else ResultSet()
         if self.records.is_file():
-            with self.records.open(encoding="utf-8") as handle:
-                for number, line in enumerate(handle, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        results.add(CellResult.from_dict(json.loads(line)))
-                    except (ValueError, TypeError):
-                        # a line cut by an interrupted write: the others still count
-                        print(f"warning: {self.records}:{number}: unreadable record skipped")
+            self._read_records(results)
         if self.freezes_dir.is_dir():
             for path in self.freezes_dir.glob("*.txt"):
                 results.freezes.setdefault(path.stem, path.read_text(encoding="utf-8").splitlines())
         return results
+
+    def _read_records(self, results: ResultSet) -> None:
+        """Every whole record; a line that is not one (cut by a killed writer or a full disk) is named and skipped."""
+        with self.records.open("rb") as handle:
+            fcntl.flock(handle, fcntl.LOCK_SH)  # no half-appended line from a session still running
+            for number, raw in enumerate(handle, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    results.add(CellResult.from_dict(json.loads(raw.decode("utf-8"))))
+                except ValueError as exc:
+                    print(f"warning: {self.records}:{number}: unreadable record skipped ({_short(exc)})",
+                          file=sys.stderr)
 
     def write_results_json(self, results: ResultSet) -> Path:
         cells = results.sorted_cells()
@@ -68,10 +102,11 @@ class ResultStore:
             "cells": [asdict(c) for c in cells],
             "freezes": {h: results.freezes[h] for h in sorted(used) if h in results.freezes},
         }
-        self.reports_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.baseline.with_suffix(".tmp")
-        tmp.write_text(json.dumps(payload, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        tmp.replace(self.baseline)
+        try:
+            self.reports_dir.mkdir(parents=True, exist_ok=True)
+            _replace_text(self.baseline, json.dumps(payload, indent=1, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise StoreError(write_problem(self.baseline, exc, "the merged results")) from None
         return self.baseline
 
 
@@ -79,14 +114,72 @@ def store_for(matrix: Matrix) -> ResultStore:
     return ResultStore(matrix.resolve(matrix.settings.state_dir), matrix.resolve(matrix.settings.reports_dir))
 
 
-def load_results_json(path: Path) -> ResultSet:
+def load_results_json(path: Path, shown_as: str = "", fix: str = "") -> ResultSet:
+    """A results.json; one that is not (bad JSON, a cell that is not a record) is an error naming it.
+
+    `shown_as` names the file in that error when `path` is a copy, `fix` says what to do.
+    """
     results = ResultSet()
-    if path.is_file():
-        data = json.loads(path.read_text(encoding="utf-8"))
-        results.freezes.update(data.get("freezes", {}))
-        for item in data.get("cells", []):
-            results.add(CellResult.from_dict(item))
+    if not path.is_file():
+        return results
+    name = shown_as or str(path)
+    fix = fix or f"restore it from git (git checkout HEAD -- {path}) or delete it to start without committed results"
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+        if not isinstance(data, dict) or not isinstance(data.get("cells", []), list):
+            raise ValueError('expected a JSON object with a "cells" list')
+        freezes = data.get("freezes", {})
+        if not isinstance(freezes, dict) or not all(isinstance(v, list) for v in freezes.values()):
+            raise ValueError('"freezes": expected an object of package lists')
+        results.freezes.update(freezes)
+        for index, item in enumerate(data.get("cells", [])):
+            try:
+                results.add(CellResult.from_dict(item))
+            except ValueError as exc:
+                raise ValueError(f"cells[{index}]: {exc}") from None
+    except ValueError as exc:
+        raise StoreError(f"{name}: not a results file ({_short(exc)}); {fix}") from None
     return results
+
+
+def write_problem(path: Path, exc: OSError, what: str) -> str:
+    """Why `what` could not be written to `path`, and what to do."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"{path}: cannot write {what}: no space left on the device holding {path.parent}; free some "
+                "space and rerun (the records written before are kept, and their cells are not run again)")
+    return f"{path}: cannot write {what}: {exc.strerror or exc}; check that {path.parent} is a writable folder"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Every byte, or an OSError: a short write is continued, a write that makes no progress is an error."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.EIO, "the write made no progress")
+        view = view[written:]
+
+
+def _cut_back(fd: int, size: int) -> None:
+    """Remove what a failed append wrote, so the file ends with whole records (best effort: the disk may be gone)."""
+    try:
+        os.ftruncate(fd, size)
+    except OSError:
+        pass
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write a copy, then put it in place: a failed write leaves the old file whole."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _short(exc: Exception) -> str:
+    return str(exc)[:200]
 
 
 class MergeError(Exception):
@@ -148,5 +241,7 @@ def committed_baseline(matrix: Matrix, explicit: Path | None) -> ResultSet:
         with tempfile.NamedTemporaryFile(suffix=".json") as copy:
             copy.write(shown.stdout)
             copy.flush()
-            return load_results_json(Path(copy.name))
+            return load_results_json(Path(copy.name), f"{committed} (as committed at git HEAD)",
+                                     "commit a readable copy (an earlier commit has one: git log -- results.json "
+                                     f"in {committed.parent}), or pass --baseline FILE")
     return load_results_json(committed)

@@ -118,8 +118,8 @@ def build_env(
         name = f"{spec.package}-{spec.release.version}-py{interpreter.minor}-{spec.resolution}"
         env_dir = envs_dir / f"{name}-{spec.key(interpreter)}"
         ready = env_dir / "ready.json"
-        if ready.is_file():
-            freeze = json.loads(ready.read_text())["freeze"]
+        freeze = _ready_freeze(env_dir, log)
+        if freeze is not None:
             log(f"reusing env {env_dir.name} (inputs unchanged)")
             env = BuiltEnv(env_dir, _env_python(env_dir), interpreter.version, freeze, reused=True, attempts=attempts)
         else:
@@ -148,7 +148,7 @@ def build_env(
             log(f"env on Python {interpreter.version} rejected: {exc}")
             ready.unlink(missing_ok=True)
             continue
-        ready.write_text(json.dumps({"freeze": freeze, "python": interpreter.version}))
+        _mark_ready(ready, freeze, interpreter.version)
         return env
     if not attempts:
         raise EnvBuildError("no interpreter to try")
@@ -176,6 +176,35 @@ def run_canary(env: BuiltEnv, spec: EnvSpec, extra: dict[str, str], log_file: Pa
         log.write(f"$ canary {spec.canary.name} {spec.release.version} ({how})\n{result.output}")
     if result.timed_out or result.exit_code != 0:
         raise EnvBuildError(f"canary failed: {'timed out' if result.timed_out else error_summary(result.output)}")
+
+
+def _mark_ready(ready: Path, freeze: list[str], python_version: str) -> None:
+    """Whole or absent: the marker is written beside and moved in place, so a killed write leaves none."""
+    written = ready.with_name(ready.name + ".tmp")
+    written.write_text(json.dumps({"freeze": freeze, "python": python_version}), encoding="utf-8")
+    written.replace(ready)
+
+
+def _ready_freeze(env_dir: Path, log: Log) -> list[str] | None:
+    """The package list of a built env that can be reused; None when it must be built (again).
+
+    An env is built when its marker exists, is whole and its interpreter is still there;
+    anything else (a build cut short, a truncated marker, a deleted bin/python) is rebuilt.
+    """
+    ready = env_dir / "ready.json"
+    if not ready.is_file():
+        return None
+    try:
+        freeze = json.loads(ready.read_text(encoding="utf-8"))["freeze"]
+        if not isinstance(freeze, list) or not all(isinstance(line, str) for line in freeze):
+            raise ValueError("freeze: expected a list of strings")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log(f"env {env_dir.name}: its marker {ready} is unreadable ({str(exc)[:120]}); rebuilding the env")
+        return None
+    if not _env_python(env_dir).exists():
+        log(f"env {env_dir.name}: its interpreter {_env_python(env_dir)} is missing; rebuilding the env")
+        return None
+    return freeze
 
 
 def _env_python(env_dir: Path) -> Path:

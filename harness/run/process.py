@@ -2,7 +2,7 @@
 
 Each run gets a fresh HOME and package home (from the matrix's env templates),
 its own process group (so a timeout kills every child), and its combined
-output written to a log file of which the tail is kept.
+output written to a log file (capped, see harness.run.logfile) of which the tail is kept.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.run.logfile import cap_log, read_tail, redact_file
 from harness.run.supervise import die_with_parent
 
 TAIL_CHARS = 3000
@@ -25,7 +26,7 @@ KILL_GRACE = 5.0
 @dataclass
 class ProcessResult:
     exit_code: int | None
-    output: str
+    output: str  # the output's last OUTPUT_KEEP bytes (the whole output is in the log, up to its cap)
     duration: float
     timed_out: bool = False
 
@@ -130,12 +131,11 @@ def _group_alive(pgid: int) -> bool:
 
 def _finish(log_path: Path, keep_log: bool, secrets: list[str] | None, exit_code, duration: float,
             timed_out: bool) -> ProcessResult:
-    output = log_path.read_text(encoding="utf-8", errors="replace")
+    """The log redacted and capped on disk; only its tail is read back (a demo may print without limit)."""
     if secrets:
-        redacted = redact(output, secrets)
-        if redacted != output:
-            log_path.write_text(redacted, encoding="utf-8")
-            output = redacted
+        redact_file(log_path, secrets)
+    cap_log(log_path)
+    output = read_tail(log_path)
     if not keep_log:
         log_path.unlink(missing_ok=True)
     return ProcessResult(None if timed_out else exit_code, output, duration, timed_out)
