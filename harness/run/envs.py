@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -118,8 +119,8 @@ def build_env(
         name = f"{spec.package}-{spec.release.version}-py{interpreter.minor}-{spec.resolution}"
         env_dir = envs_dir / f"{name}-{spec.key(interpreter)}"
         ready = env_dir / "ready.json"
-        if ready.is_file():
-            freeze = json.loads(ready.read_text())["freeze"]
+        freeze = reusable_freeze(env_dir, log)
+        if freeze is not None:
             log(f"reusing env {env_dir.name} (inputs unchanged)")
             env = BuiltEnv(env_dir, _env_python(env_dir), interpreter.version, freeze, reused=True, attempts=attempts)
         else:
@@ -153,6 +154,29 @@ def build_env(
     if not attempts:
         raise EnvBuildError("no interpreter to try")
     raise EnvBuildError("; ".join(attempts))
+
+
+def reusable_freeze(env_dir: Path, log: Log) -> list[str] | None:
+    """The freeze of a built env that can be reused; None when it must be built (again).
+
+    A ready marker that cannot be read, or an interpreter that is gone (deleted, or a link to
+    a Python that was removed), makes the env one to rebuild, not a run that crashes.
+    """
+    ready = env_dir / "ready.json"
+    if not ready.is_file():
+        return None
+    try:
+        freeze = json.loads(ready.read_text(encoding="utf-8"))["freeze"]
+        if not isinstance(freeze, list) or not all(isinstance(line, str) for line in freeze):
+            raise ValueError("freeze is not a list of requirement lines")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log(f"env {env_dir.name}: its marker {ready} is unreadable ({exc}); rebuilding it")
+        return None
+    python = _env_python(env_dir)
+    if not os.access(python, os.X_OK):
+        log(f"env {env_dir.name}: its interpreter {python} is missing; rebuilding it")
+        return None
+    return freeze
 
 
 def run_canary(env: BuiltEnv, spec: EnvSpec, extra: dict[str, str], log_file: Path, warm=None) -> None:
