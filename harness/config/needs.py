@@ -5,8 +5,9 @@ where the matrix configures them for the release, a webhook receiver and a
 local storage folder everywhere. A need this machine cannot provide makes the cell `skipped`, with the reason
 and the environment variables that would enable it. When a user sets those
 variables (pointing at a service they have), the cell runs for real and the
-variables reach the demo. Their values are secrets: runner.redact() keeps them
-out of every record, log and report.
+variables reach the demos that declare the need (and no other). Their values are secrets: the output
+capture (harness/run/capture.py) replaces them as a demo's output is written, so no log, record or
+report holds them.
 """
 
 from __future__ import annotations

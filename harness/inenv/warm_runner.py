@@ -6,7 +6,8 @@ JSON request per line on stdin: {"script", "args", "cwd", "env", "log"}. For eac
 forks a child that takes the request's environment and cwd as its own, runs
 the reset code (so settings read at import time are read again from the new
 environment), and runs the script as `__main__`, exactly as `python script`
-would, with its output in the log file. Each child is a copy of the warm
+would, with its output written to the request's "log" (a FIFO the harness copies,
+redacted, to the real log). Each child is a copy of the warm
 parent: whatever a demo changes (modules, environment, cwd) dies with it.
 
 Requests carry an "id" and may overlap: the parent forks a child per request
@@ -150,7 +151,7 @@ def run_child(request, reset_code):
     become(request)
     script = request["script"]
     sys.argv = [script] + list(request.get("args") or [])
-    sys.path[0] = os.path.dirname(os.path.abspath(script))
+    sys.path[0] = os.path.dirname(os.path.realpath(script))  # as `python script` does: links resolved
     watch = request.get("watch") or "\0"
     before = dict((k, v) for k, v in os.environ.items() if k.startswith(watch))
     code = 0

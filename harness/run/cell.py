@@ -31,6 +31,24 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
 
 
+def work_area(work: Path, root: Path, demo_path: str) -> tuple[Path, Path]:
+    """The cell's working folder and the demo's path from it.
+
+    A cell runs as a user would run it by hand from the project (`python demos/core/x.py`),
+    but from a scratch folder of its own: the demo's top folder is linked into it, so a path
+    relative to the working folder means what it means from the project (Prefect 2.x's
+    `to_deployment` wants the flow's file below it), while anything else the demo writes
+    there stays in the scratch folder and goes with it.
+    """
+    scratch = work / "cwd"
+    scratch.mkdir()
+    parts = Path(demo_path).parts
+    if Path(demo_path).is_absolute() or ".." in parts:  # `check` refuses these; run them from outside
+        return scratch, root / demo_path
+    (scratch / parts[0]).symlink_to(root / parts[0], target_is_directory=len(parts) > 1)
+    return scratch, scratch / demo_path
+
+
 def judge(result: ProcessResult, xfail: str | None, timeout: float) -> tuple[str, str]:
     """The attempt's outcome and, when it did not exit cleanly, its error in one line."""
     outcome = classify(result, xfail)
@@ -39,6 +57,8 @@ def judge(result: ProcessResult, xfail: str | None, timeout: float) -> tuple[str
         error = f"killed after its time limit of {timeout:.0f}s"
     elif result.exit_code != 0:
         error = error_summary(result.output)
+    if result.log_error:  # the harness's own side failed, whatever the demo did
+        error = f"{result.log_error}; {error}" if error else result.log_error
     return outcome, error
 
 
@@ -101,13 +121,14 @@ class CellRunner:
     def attempt(self, demo: Demo, need_env: dict[str, str], log_path: Path, timeout: float,
                 started: str) -> tuple[ProcessResult, str]:
         """One run in a fresh work folder: in a child of the warm runner when it can, else a fresh interpreter."""
-        with tempfile.TemporaryDirectory(prefix="harness-cell-") as work:
-            environ = self.environ(demo, need_env, Path(work), started)
-            script = self.matrix.resolve(demo.path)
-            result = self.forked(demo, script, environ, log_path, timeout)
+        with tempfile.TemporaryDirectory(prefix="harness-cell-") as folder:
+            work = Path(folder).resolve()  # the paths a demo sees are real ones, as os.getcwd() reports them
+            environ = self.environ(demo, need_env, work, started)
+            cwd, script = work_area(work, self.matrix.root, demo.path)
+            result = self.forked(demo, script, cwd, environ, log_path, timeout)
             runner = "fork" if result is not None else "process"
             if result is None:
-                result = run_process([str(self.env.python), str(script)], timeout=timeout, cwd=self.matrix.root,
+                result = run_process([str(self.env.python), str(script)], timeout=timeout, cwd=cwd,
                                      env=environ, log_path=log_path, secrets=secret_values())
         return result, runner
 
@@ -123,13 +144,13 @@ class CellRunner:
         extra["PATH"] = env_path(self.env.path, self.services.shims, os.environ.get("PATH", ""))
         return isolated_environ(self.settings.env, self.matrix.settings.package, work, extra, pycache=self.env.pycache)
 
-    def forked(self, demo: Demo, script: Path, environ: dict[str, str], log_path: Path,
+    def forked(self, demo: Demo, script: Path, cwd: Path, environ: dict[str, str], log_path: Path,
                timeout: float) -> ProcessResult | None:
         """The demo in a child of the warm runner; None when it runs as a fresh interpreter instead."""
         if self.warm is None or not demo.warm:
             return None
         watch = self.matrix.settings.package.upper().replace("-", "_") + "_"
-        result = self.warm.run(script, self.matrix.root, environ, log_path, timeout, secret_values(), watch)
+        result = self.warm.run(script, cwd, environ, log_path, timeout, secret_values(), watch)
         if result is None and str(script) in self.warm.handed_back:
             self.log(f"{demo.path} sets {self.warm.handed_back[str(script)]} while it runs: "
                      "rerun as a plain interpreter (declare warm = false to skip the first try)")

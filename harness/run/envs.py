@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -118,7 +119,7 @@ def build_env(
         name = f"{spec.package}-{spec.release.version}-py{interpreter.minor}-{spec.resolution}"
         env_dir = envs_dir / f"{name}-{spec.key(interpreter)}"
         ready = env_dir / "ready.json"
-        freeze = _ready_freeze(env_dir, log)
+        freeze = reusable_freeze(env_dir, log)
         if freeze is not None:
             log(f"reusing env {env_dir.name} (inputs unchanged)")
             env = BuiltEnv(env_dir, _env_python(env_dir), interpreter.version, freeze, reused=True, attempts=attempts)
@@ -155,6 +156,29 @@ def build_env(
     raise EnvBuildError("; ".join(attempts))
 
 
+def reusable_freeze(env_dir: Path, log: Log) -> list[str] | None:
+    """The freeze of a built env that can be reused; None when it must be built (again).
+
+    A ready marker that cannot be read, or an interpreter that is gone (deleted, or a link to
+    a Python that was removed), makes the env one to rebuild, not a run that crashes.
+    """
+    ready = env_dir / "ready.json"
+    if not ready.is_file():
+        return None
+    try:
+        freeze = json.loads(ready.read_text(encoding="utf-8"))["freeze"]
+        if not isinstance(freeze, list) or not all(isinstance(line, str) for line in freeze):
+            raise ValueError("freeze is not a list of requirement lines")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log(f"env {env_dir.name}: its marker {ready} is unreadable ({exc}); rebuilding it")
+        return None
+    python = _env_python(env_dir)
+    if not os.access(python, os.X_OK):
+        log(f"env {env_dir.name}: its interpreter {python} is missing; rebuilding it")
+        return None
+    return freeze
+
+
 def run_canary(env: BuiltEnv, spec: EnvSpec, extra: dict[str, str], log_file: Path, warm=None) -> None:
     """The era's built-in check: import, version, a flow with mapped tasks. Raises EnvBuildError.
 
@@ -183,28 +207,6 @@ def _mark_ready(ready: Path, freeze: list[str], python_version: str) -> None:
     written = ready.with_name(ready.name + ".tmp")
     written.write_text(json.dumps({"freeze": freeze, "python": python_version}), encoding="utf-8")
     written.replace(ready)
-
-
-def _ready_freeze(env_dir: Path, log: Log) -> list[str] | None:
-    """The package list of a built env that can be reused; None when it must be built (again).
-
-    An env is built when its marker exists, is whole and its interpreter is still there;
-    anything else (a build cut short, a truncated marker, a deleted bin/python) is rebuilt.
-    """
-    ready = env_dir / "ready.json"
-    if not ready.is_file():
-        return None
-    try:
-        freeze = json.loads(ready.read_text(encoding="utf-8"))["freeze"]
-        if not isinstance(freeze, list) or not all(isinstance(line, str) for line in freeze):
-            raise ValueError("freeze: expected a list of strings")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log(f"env {env_dir.name}: its marker {ready} is unreadable ({str(exc)[:120]}); rebuilding the env")
-        return None
-    if not _env_python(env_dir).exists():
-        log(f"env {env_dir.name}: its interpreter {_env_python(env_dir)} is missing; rebuilding the env")
-        return None
-    return freeze
 
 
 def _env_python(env_dir: Path) -> Path:

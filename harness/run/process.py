@@ -2,11 +2,12 @@
 
 Each run gets a fresh HOME and package home (from the matrix's env templates),
 its own process group (so a timeout kills every child), and its combined
-output written to a log file (capped, see harness.run.logfile) of which the tail is kept.
+output copied, redacted, to a log file of which the tail is kept (harness.run.capture).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -16,11 +17,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.run.logfile import cap_log, read_tail, redact_file
+from harness.config.needs import NEEDS
+from harness.run.capture import OutputCapture
 from harness.run.supervise import die_with_parent
 
 TAIL_CHARS = 3000
 KILL_GRACE = 5.0
+DROPPED = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")
+NEED_VARIABLES = frozenset(var for need in NEEDS.values() for var in need.enable + need.secret)
 
 
 @dataclass
@@ -29,6 +33,7 @@ class ProcessResult:
     output: str  # the output's last OUTPUT_KEEP bytes (the whole output is in the log, up to its cap)
     duration: float
     timed_out: bool = False
+    log_error: str = ""  # why its log could not be written: the harness's failure, not the process's
 
 
 def isolated_environ(
@@ -41,6 +46,10 @@ def isolated_environ(
 ) -> dict[str, str]:
     """The caller's environment minus anything that would leak into the run, plus a fresh home.
 
+    Leaks: the package's own settings, Python's path variables, and the variables of every
+    need (config.needs: credentials, service addresses); a demo gets those of the needs it
+    declares back through `extra`, services and canaries get none.
+
     `template` values may use {home} (the fresh HOME), {tmp} (the run's temp dir), {storage}
     (an empty folder for the run's results) and `values`. With `pycache` (the env's bytecode
     folder) compiled modules are kept there, outside the sources, and reused by every later
@@ -49,7 +58,7 @@ def isolated_environ(
     prefix = package.upper().replace("-", "_") + "_"
     environ = {
         k: v for k, v in os.environ.items()
-        if not k.startswith(prefix) and k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")
+        if not k.startswith(prefix) and k not in DROPPED and k not in NEED_VARIABLES
     }
     home = workdir / "home"
     tmp = workdir / "tmp"
@@ -77,32 +86,32 @@ def run_process(
     log_path: Path | None = None,
     secrets: list[str] | None = None,
 ) -> ProcessResult:
-    """Run in a new process group; on timeout kill the whole group. Output goes to log_path."""
+    """Run in a new process group; on timeout kill the whole group. Output goes, redacted, to log_path
+    (a temporary file, removed afterwards, without one)."""
     if env is None:
         scratch = tempfile.TemporaryDirectory(prefix="harness-run-")
         env = isolated_environ({}, "", Path(scratch.name))
-    if log_path is None:
-        log_fd, name = tempfile.mkstemp(prefix="harness-", suffix=".log")
-        os.close(log_fd)
-        log_path = Path(name)
-        keep_log = False
-    else:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        keep_log = True
-    started = time.monotonic()
-    timed_out = False
-    with log_path.open("wb") as out:
-        proc = subprocess.Popen(
-            args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent,
-        )
+    with contextlib.ExitStack() as stack:
+        if log_path is None:
+            log_path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="harness-log-"))) / "output.log"
+        started = time.monotonic()
+        timed_out = False
+        capture = OutputCapture(log_path, secrets)
         try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+            proc = subprocess.Popen(
+                args, cwd=cwd, env=env, stdout=capture.write_fd, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent,
+            )
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            finally:
+                kill_group(proc.pid, proc)  # also reaps children a finished script left behind
         finally:
-            kill_group(proc.pid, proc)  # also reaps children a finished script left behind
-    return _finish(log_path, keep_log, secrets, proc.returncode, time.monotonic() - started, timed_out)
+            output = capture.finish()
+        return ProcessResult(None if timed_out else proc.returncode, output, time.monotonic() - started, timed_out,
+                             log_error=capture.error)
 
 
 def kill_group(pgid: int, proc: subprocess.Popen | None = None) -> None:
@@ -127,18 +136,6 @@ def _group_alive(pgid: int) -> bool:
         return True
     except (ProcessLookupError, PermissionError):
         return False
-
-
-def _finish(log_path: Path, keep_log: bool, secrets: list[str] | None, exit_code, duration: float,
-            timed_out: bool) -> ProcessResult:
-    """The log redacted and capped on disk; only its tail is read back (a demo may print without limit)."""
-    if secrets:
-        redact_file(log_path, secrets)
-    cap_log(log_path)
-    output = read_tail(log_path)
-    if not keep_log:
-        log_path.unlink(missing_ok=True)
-    return ProcessResult(None if timed_out else exit_code, output, duration, timed_out)
 
 
 def classify(result: ProcessResult, xfail_reason: str | None) -> str:
@@ -177,10 +174,3 @@ def error_summary(output: str, limit: int = 300) -> str:
 
 def tail(output: str, chars: int = TAIL_CHARS) -> str:
     return output if len(output) <= chars else "…" + output[-chars:]
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text

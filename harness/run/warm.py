@@ -10,7 +10,8 @@ import threading
 import time
 from pathlib import Path
 
-from harness.run.process import ProcessResult, _finish, kill_group
+from harness.run.capture import OutputCapture
+from harness.run.process import ProcessResult, kill_group
 from harness.run.supervise import die_with_parent
 
 INENV = Path(__file__).resolve().parents[1] / "inenv"
@@ -109,21 +110,42 @@ class WarmRunner:
             secrets: list[str] | None = None, watch: str = "", args: list[str] | None = None) -> ProcessResult | None:
         """Run a script in a forked child; None when it must run as a plain subprocess instead.
 
+        The child writes its output to a FIFO next to the log, which the harness copies, redacted,
+        to the log (harness.run.capture): the child never holds the log itself.
         `watch` is an environment prefix: a demo that changes such variables while it
         runs expected them to be read at import, so it is handed back for a plain run.
         """
         if not self.ready:
             return None
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        marker = Path(str(log_path) + ".env-changed")
+        fifo = Path(f"{log_path}.pipe")
+        marker = Path(f"{fifo}.env-changed")  # the child writes it next to what it was given as its log
         marker.unlink(missing_ok=True)
+        started = time.monotonic()
+        capture = OutputCapture(log_path, secrets, fifo=fifo)
+        try:
+            forked = self._fork(script, cwd, env, fifo, timeout, watch, args)
+        finally:
+            output = capture.finish()
+        if forked is None:
+            return None
+        if marker.exists():
+            self.handed_back[str(script)] = marker.read_text()
+            marker.unlink()
+            return None
+        code, timed_out = forked
+        return ProcessResult(code, output, time.monotonic() - started, timed_out, log_error=capture.error)
+
+    def _fork(self, script: Path, cwd: Path, env: dict[str, str], output: Path, timeout: float, watch: str,
+              args: list[str] | None) -> tuple[int | None, bool] | None:
+        """The child's exit code (None when it timed out or the runner died) and whether it timed out;
+        None when no child started."""
         replies: queue.Queue = queue.Queue()
         with self._lock:
             self._next_id += 1
             request_id = self._next_id
             self._replies[request_id] = replies
-        started = time.monotonic()
-        request = {"id": request_id, "script": str(script), "cwd": str(cwd), "env": env, "log": str(log_path),
+        request = {"id": request_id, "script": str(script), "cwd": str(cwd), "env": env, "log": str(output),
                    "watch": watch, "args": list(args or [])}
         try:
             try:
@@ -137,10 +159,9 @@ class WarmRunner:
             if not started_child or "pid" not in started_child:
                 self._broken = True
                 return None
-            pid = started_child["pid"]
             answer = _get(replies, timeout)
             timed_out = answer is None and not self._broken
-            kill_group(pid)  # on timeout the child; otherwise whatever it left running
+            kill_group(started_child["pid"])  # on timeout the child; otherwise whatever it left running
             if timed_out:
                 answer = _get(replies, 30)
                 if answer is None:
@@ -148,12 +169,7 @@ class WarmRunner:
         finally:
             with self._lock:
                 self._replies.pop(request_id, None)
-        code = answer.get("exit") if answer else None
-        if marker.exists():
-            self.handed_back[str(script)] = marker.read_text()
-            marker.unlink()
-            return None
-        return _finish(log_path, True, secrets, code, time.monotonic() - started, timed_out)
+        return (answer.get("exit") if answer and not timed_out else None), timed_out
 
     def close(self) -> None:
         if self.proc.poll() is None:
