@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.run.stop import GRACE, STOP
 from harness.run.supervise import die_with_parent
 
 TAIL_CHARS = 3000
@@ -28,6 +29,7 @@ class ProcessResult:
     output: str
     duration: float
     timed_out: bool = False
+    interrupted: bool = False  # a stop request ended it (or kept it from starting): its exit says nothing
 
 
 def isolated_environ(
@@ -76,7 +78,9 @@ def run_process(
     log_path: Path | None = None,
     secrets: list[str] | None = None,
 ) -> ProcessResult:
-    """Run in a new process group; on timeout kill the whole group. Output goes to log_path."""
+    """Run in a new process group; on timeout or a stop request kill the whole group. Output goes to log_path."""
+    if STOP.requested:
+        return ProcessResult(None, "", 0.0, interrupted=True)
     if env is None:
         scratch = tempfile.TemporaryDirectory(prefix="harness-run-")
         env = isolated_environ({}, "", Path(scratch.name))
@@ -95,18 +99,22 @@ def run_process(
             args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent,
         )
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            kill_group(proc.pid, proc)  # also reaps children a finished script left behind
-    return _finish(log_path, keep_log, secrets, proc.returncode, time.monotonic() - started, timed_out)
+        with STOP.watching(proc.pid) as running:
+            try:
+                proc.wait(timeout=timeout)
+                running.done = True
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            finally:
+                kill_group(proc.pid, proc)  # also reaps children a finished script left behind
+    result = _finish(log_path, keep_log, secrets, proc.returncode, time.monotonic() - started, timed_out)
+    result.interrupted = running.stopped
+    return result
 
 
 def kill_group(pgid: int, proc: subprocess.Popen | None = None) -> None:
-    """Stop a process group: SIGTERM, a grace period, then SIGKILL."""
-    for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, 5.0)):
+    """Stop a process group: SIGTERM, a grace period (short once a stop is requested), then SIGKILL."""
+    for sig, wait in ((signal.SIGTERM, GRACE if STOP.requested else KILL_GRACE), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pgid, sig)
         except (ProcessLookupError, PermissionError):

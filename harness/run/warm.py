@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from harness.run.process import ProcessResult, _finish, kill_group
+from harness.run.stop import STOP
 from harness.run.supervise import die_with_parent
 
 INENV = Path(__file__).resolve().parents[1] / "inenv"
@@ -92,7 +93,7 @@ class WarmRunner:
         return self.wait_ready()
 
     def wait_ready(self) -> bool:
-        if not self._ready_event.wait(self.startup_timeout):
+        if not STOP.wait(self._ready_event, self.startup_timeout) and not STOP.requested:
             self.info = {"ready": False, "error": "no answer from the warm runner"}
             self._ready_event.set()
         return bool(self.info.get("ready")) and not self._broken and self.proc.poll() is None
@@ -112,7 +113,7 @@ class WarmRunner:
         `watch` is an environment prefix: a demo that changes such variables while it
         runs expected them to be read at import, so it is handed back for a plain run.
         """
-        if not self.ready:
+        if not self.ready or STOP.requested:
             return None
         log_path.parent.mkdir(parents=True, exist_ok=True)
         marker = Path(str(log_path) + ".env-changed")
@@ -137,23 +138,31 @@ class WarmRunner:
             if not started_child or "pid" not in started_child:
                 self._broken = True
                 return None
-            pid = started_child["pid"]
-            answer = _get(replies, timeout)
-            timed_out = answer is None and not self._broken
-            kill_group(pid)  # on timeout the child; otherwise whatever it left running
-            if timed_out:
-                answer = _get(replies, 30)
-                if answer is None:
-                    self._broken = True
+            with STOP.watching(started_child["pid"]) as running:
+                answer, timed_out = self._await_child(running, replies, timeout)
         finally:
             with self._lock:
                 self._replies.pop(request_id, None)
         code = answer.get("exit") if answer else None
-        if marker.exists():
+        if marker.exists() and not running.stopped:
             self.handed_back[str(script)] = marker.read_text()
             marker.unlink()
             return None
-        return _finish(log_path, True, secrets, code, time.monotonic() - started, timed_out)
+        result = _finish(log_path, True, secrets, code, time.monotonic() - started, timed_out)
+        result.interrupted = running.stopped
+        return result
+
+    def _await_child(self, running, replies: queue.Queue, timeout: float) -> tuple[dict | None, bool]:
+        """The child's exit reply, and whether it hit its time limit; its whole group is killed after."""
+        answer = _get(replies, timeout)
+        running.done = answer is not None
+        timed_out = answer is None and not self._broken and not running.stopped
+        kill_group(running.pgid)  # on timeout or a stop the child; otherwise whatever it left running
+        if answer is None:
+            answer = _get(replies, 30)
+            if answer is None:
+                self._broken = True
+        return answer, timed_out
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -163,7 +172,7 @@ class WarmRunner:
             except OSError:
                 pass
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=1 if STOP.requested else 10)
             except subprocess.TimeoutExpired:
                 pass
         kill_group(self.proc.pid, self.proc)
