@@ -499,3 +499,25 @@ def test_nox_stops_on_one_ctrl_c_and_records_only_what_is_true(faults, parallel)
     if not parallel:  # a parallel worker's output is nox's to show, and it is killed 2 s after SIGTERM
         assert "interrupted by SIGINT: stopped 2: demos/slow_" in output and "Traceback" not in output
     assert wait_dead(pids, 10) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("warm", [True, False], ids=["forked", "plain"])
+def test_a_daemon_a_demo_leaves_behind_dies_with_its_cell_or_session(faults, warm):
+    faults.demo("demos/slow_a.py", f"""
+        import os, pathlib, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                pathlib.Path({str(faults.out)!r}, "left.daemon").write_text(str(os.getpid()))
+                time.sleep(600)
+            os._exit(0)
+        os.wait()
+        while not pathlib.Path({str(faults.out)!r}, "left.daemon").exists():
+            time.sleep(0.05)
+    """)
+    (faults.out / "hold").unlink()
+    done = faults.harness("run", "1.4.1", "--no-report", *([] if warm else ["--no-warm"]), timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert outcomes(faults)["slow_a"] == ["pass"]
+    assert wait_dead([int((faults.out / "left.daemon").read_text())], 5) == []
