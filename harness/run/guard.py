@@ -15,8 +15,7 @@ Not used: a cgroup (v2 is not mounted writable everywhere the harness runs;
 here it is not) and PR_SET_CHILD_SUBREAPER (orphans would become the
 harness's children, and reaping them without stealing the exit statuses
 subprocess waits for is not possible from Python). A process that clears
-its environment and leaves its session escapes both tokens; the demo rules
-forbid daemons anyway.
+its environment and leaves its session is not found: the one gap.
 """
 
 from __future__ import annotations
