@@ -22,9 +22,11 @@ from harness.plan.check import check_matrix
 from harness.plan.releases import SnapshotError, UnknownRelease, refresh_snapshot
 from harness.plan.sessions import load_plan
 from harness.plan.shards import assign_shards
-from harness.results.outcomes import GATING
+from harness.results.outcomes import GATING, Outcome
 from harness.results.store import MergeError, StoreError, store_for
+from harness.run.lock import StateBusy, state_lock
 from harness.run.session import run_session
+from harness.run.stop import stop_on_signals
 
 
 def matrix_path(explicit: str | None, environ: Environ, default: Path = Path("matrix.toml")) -> Path:
@@ -68,14 +70,18 @@ def main(argv: list[str] | None = None, environ: Environ | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     args = build_parser(environ).parse_args(argv)
-    return run_command(matrix_path(args.matrix, environ), args.command, args)
+    try:
+        return run_command(matrix_path(args.matrix, environ), args.command, args)
+    except KeyboardInterrupt:  # outside a run's own handling (planning, the report): nothing was left half done
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def run_command(path: Path, command: str, args: argparse.Namespace) -> int:
     """One command on parsed options; a matrix, snapshot, records or merge problem is a one-line error and exit 2."""
     try:
         return COMMANDS[command](path, args)
-    except (MatrixError, SnapshotError, UnknownRelease, MergeError, StoreError) as exc:
+    except (MatrixError, SnapshotError, UnknownRelease, MergeError, StoreError, StateBusy) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -117,12 +123,19 @@ def cmd_run(path: Path, args) -> int:
         index, count = args.shard
         sessions = assign_shards(sessions, plan.seconds, count)[index - 1]
         print(f"shard {index}/{count}: {', '.join(s.name for s in sessions) or 'no sessions'}", flush=True)
-    bad = 0
-    for number, session in enumerate(sessions, 1):
-        print(f"=== session {number}/{len(sessions)}: {session.name}", flush=True)
-        cells = run_session(plan.matrix, session, log=lambda line: print(f"    {line}", flush=True), force=args.force,
-                            warm=not args.no_warm, jobs=args.jobs)
-        bad += sum(c.outcome in GATING for c in cells)
+    bad = recorded = 0
+    with stop_on_signals() as stop, state_lock(plan.matrix.resolve(plan.matrix.settings.state_dir)):
+        for number, session in enumerate(sessions, 1):
+            if stop.requested:
+                break
+            print(f"=== session {number}/{len(sessions)}: {session.name}", flush=True)
+            cells = run_session(plan.matrix, session, log=lambda line: print(f"    {line}", flush=True),
+                                force=args.force, warm=not args.no_warm, jobs=args.jobs)
+            bad += sum(c.outcome in GATING for c in cells)
+            recorded += sum(c.outcome != Outcome.INTERRUPTED for c in cells)
+    if stop.requested:  # the report would take longer than a stopped run should
+        print(stop.summary(recorded), flush=True)
+        return stop.exit_code
     if not args.no_report:
         cmd_report(path, args)
     print(f"harness peak memory: {peak_memory_mb():.0f} MB")

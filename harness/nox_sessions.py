@@ -6,8 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import nox
@@ -19,9 +22,11 @@ from harness.options import OptionsError, session_options
 from harness.plan.releases import SnapshotError
 from harness.plan.sessions import Plan, SessionPlan, load_plan
 from harness.plan.shards import assign_shards, longest_first
-from harness.results.outcomes import GATING
+from harness.results.outcomes import GATING, Outcome
 from harness.results.store import StoreError
+from harness.run.lock import StateBusy
 from harness.run.session import run_session
+from harness.run.stop import STOP, stop_on_signals
 
 
 def register_release_sessions(matrix_path: Path, environ: Environ) -> str | None:
@@ -72,6 +77,22 @@ def shard_list(noxfile: Path, matrix_path: Path, environ: Environ, count: int, p
     ]}
 
 
+def _watch_parallel_parent() -> int | None:
+    """Under `nox --parallel` (a worker process): the run's owner, nox's parent process; its death stops
+    this session as a SIGHUP would (else the session would outlive the run). None when nox runs in-process."""
+    if "--parallel-worker" not in sys.argv:
+        return None
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent and not STOP.requested:
+            time.sleep(0.5)
+        STOP.request(signal.SIGHUP)
+
+    threading.Thread(target=watch, name="watch-nox-parent", daemon=True).start()
+    return parent
+
+
 def _release_session(plan: Plan, session_plan: SessionPlan, environ: Environ):
     matrix = plan.matrix
 
@@ -84,11 +105,16 @@ def _release_session(plan: Plan, session_plan: SessionPlan, environ: Environ):
             if mine != index:
                 where = f"shard {mine}/{count}" if mine else f"no shard of profile {profile!r}"
                 session.skip(f"{session_plan.name} is in {where}, not {index}/{count}")
-        try:
-            cells = run_session(matrix, session_plan, log=session.log, force=options.force,
-                                warm=not options.no_warm, jobs=options.jobs)
-        except StoreError as exc:  # e.g. a full disk: the message names the file and what to do
-            session.error(str(exc))
+        with stop_on_signals() as stop:
+            owner = _watch_parallel_parent()
+            try:
+                cells = run_session(matrix, session_plan, log=session.log, force=options.force,
+                                    warm=not options.no_warm, jobs=options.jobs, owner=owner)
+            except (StateBusy, StoreError) as exc:  # a busy state folder; a full disk (the message names the file)
+                session.error(str(exc))
+        if stop.requested:  # nox ends the whole run: no later session starts
+            session.log(stop.summary(sum(c.outcome != Outcome.INTERRUPTED for c in cells)))
+            raise SystemExit(stop.exit_code)
         session.log(f"harness peak memory: {peak_memory_mb():.0f} MB")
         bad = [c for c in cells if c.outcome in GATING]
         if bad:

@@ -22,31 +22,35 @@ releases = ">=1.2,<2"
 # baseline outcome (None: no cell) → run outcome → class, for a release inside the demo's range
 EXPECTED = {
     None:        {"pass": "new", "flaky": "flaky", "fail": "new", "timeout": "new", "env-error": "new",
-                  "skipped": "new", "xfail": "new", "xpass": "range-could-widen"},
+                  "skipped": "new", "xfail": "new", "xpass": "range-could-widen", "interrupted": "not-measured",
+                  "infra-error": "not-measured"},
     "pass":      {"pass": "unchanged", "flaky": "flaky", "fail": "regression", "timeout": "regression",
                   "env-error": "regression", "skipped": "coverage-lost", "xfail": "declared-broken",
-                  "xpass": "range-could-widen"},
+                  "xpass": "range-could-widen", "interrupted": "not-measured", "infra-error": "not-measured"},
     "flaky":     {"pass": "unchanged", "flaky": "flaky", "fail": "regression", "timeout": "regression",
                   "env-error": "regression", "skipped": "coverage-lost", "xfail": "declared-broken",
-                  "xpass": "range-could-widen"},
+                  "xpass": "range-could-widen", "interrupted": "not-measured", "infra-error": "not-measured"},
     "xpass":     {"pass": "unchanged", "flaky": "flaky", "fail": "regression", "timeout": "regression",
                   "env-error": "regression", "skipped": "coverage-lost", "xfail": "declared-broken",
-                  "xpass": "range-could-widen"},
+                  "xpass": "range-could-widen", "interrupted": "not-measured", "infra-error": "not-measured"},
     "fail":      {"pass": "fixed", "flaky": "flaky", "fail": "unchanged", "timeout": "unchanged",
                   "env-error": "unchanged", "skipped": "coverage-lost", "xfail": "unchanged",
-                  "xpass": "range-could-widen"},
+                  "xpass": "range-could-widen", "interrupted": "not-measured", "infra-error": "not-measured"},
     "timeout":   {"pass": "fixed", "flaky": "flaky", "fail": "unchanged", "timeout": "unchanged",
                   "env-error": "unchanged", "skipped": "coverage-lost", "xfail": "unchanged",
-                  "xpass": "range-could-widen"},
+                  "xpass": "range-could-widen", "interrupted": "not-measured", "infra-error": "not-measured"},
     "env-error": {"pass": "fixed", "flaky": "flaky", "fail": "unchanged", "timeout": "unchanged",
                   "env-error": "unchanged", "skipped": "coverage-lost", "xfail": "unchanged",
-                  "xpass": "range-could-widen"},
+                  "xpass": "range-could-widen", "interrupted": "not-measured", "infra-error": "not-measured"},
     "skipped":   {"pass": "new", "flaky": "flaky", "fail": "new", "timeout": "new", "env-error": "new",
-                  "skipped": "unchanged", "xfail": "new", "xpass": "range-could-widen"},
+                  "skipped": "unchanged", "xfail": "new", "xpass": "range-could-widen", "interrupted": "not-measured",
+                  "infra-error": "not-measured"},
     "xfail":     {"pass": "fixed", "flaky": "flaky", "fail": "unchanged", "timeout": "unchanged",
                   "env-error": "unchanged", "skipped": "coverage-lost", "xfail": "unchanged",
-                  "xpass": "range-could-widen"},
+                  "xpass": "range-could-widen", "interrupted": "not-measured", "infra-error": "not-measured"},
 }
+# a baseline record that measured nothing counts as none
+EXPECTED["interrupted"] = EXPECTED["infra-error"] = EXPECTED[None]
 
 
 @pytest.fixture
@@ -132,3 +136,12 @@ def test_the_readme_documents_every_class_as_the_code_defines_it():
     from tests.conftest import REPO
 
     assert class_table_markdown() in (REPO / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("order", [("pass", "interrupted"), ("interrupted", "pass"), ("fail", "infra-error")])
+def test_a_record_that_measured_nothing_never_hides_one_that_did(order):
+    first, second = (cell(o, started=f"2026-0{i}-01T00:00:00") for i, o in enumerate(order, 1))
+    measured = first if first.outcome in ("pass", "fail") else second
+    assert results(first, second).cells[measured.key] is measured
+    later = cell("interrupted", started="2026-05-01T00:00:00")
+    assert results(cell("infra-error"), later).cells[later.key] is later  # the newer of two that measured nothing

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from packaging.version import InvalidVersion, Version
 
 from harness.config.model import Matrix
-from harness.results.outcomes import BROKEN, WORKING, Outcome
+from harness.results.outcomes import BROKEN, UNMEASURED, WORKING, Outcome
 from harness.results.records import CellResult, ResultSet
 from harness.results.text import markdown_text
 
@@ -40,6 +40,8 @@ CHANGE_CLASSES = (
     ChangeClass("declared-broken", "worked in the baseline, now declared known-broken (xfail) and still broken"),
     ChangeClass("range-could-widen", "passes outside the declared range, or passes where declared known-broken "
                 "(the xfail entry can go)"),
+    ChangeClass("not-measured", "the run could not measure the cell (it was stopped, or the harness itself failed): "
+                "the earlier result stands, and the cell runs again next time"),
     ChangeClass("unchanged", "the same kind of result as the baseline (counted, not listed)"),
 )
 CLASSES = tuple(c.name for c in CHANGE_CLASSES)
@@ -58,6 +60,8 @@ _ROWS = {
     Outcome.SKIPPED:            ("new",   "coverage-lost",  "coverage-lost", "unchanged", "coverage-lost"),
     Outcome.XFAIL:              ("new",   "declared-broken", "unchanged", "new",          "unchanged"),
     Outcome.XPASS:              ("range-could-widen",) * 5,
+    Outcome.INTERRUPTED:        ("not-measured",) * 5,
+    Outcome.INFRA_ERROR:        ("not-measured",) * 5,
 }
 TRANSITIONS: dict[tuple[str, Outcome], str] = {
     (before, after): row[i] for after, row in _ROWS.items() for i, before in enumerate(BEFORE)
@@ -65,7 +69,7 @@ TRANSITIONS: dict[tuple[str, Outcome], str] = {
 
 
 def before_group(cell: CellResult | None) -> str:
-    if cell is None:
+    if cell is None or cell.outcome in UNMEASURED:
         return NONE
     if cell.outcome in WORKING:
         return WORKED

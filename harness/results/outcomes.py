@@ -23,6 +23,8 @@ class _Traits:
     broken: bool  # the demo did not work here: a change to or from it is a regression or a fix
     working: bool  # the demo worked here (its own checks held)
     recorded: bool = True  # a run can record it (not-run is only drawn)
+    measured: bool = True  # it says how the demo did; a record that does not never hides one that does
+    checked: bool = True  # the demo's own code decided it (not a time limit, the env or the harness)
 
 
 class Outcome(StrEnum):
@@ -36,6 +38,8 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
     XFAIL = "xfail"
     XPASS = "xpass"
+    INTERRUPTED = "interrupted"
+    INFRA_ERROR = "infra-error"
     NOT_RUN = "not-run"
 
     @property
@@ -67,18 +71,28 @@ _TRAITS = {
     Outcome.FAIL: _Traits("❌", "✗", "#d7322f", "the demo raised, exited non-zero, or its checks failed",
                           gates=True, reusable=True, broken=True, working=False),
     Outcome.TIMEOUT: _Traits("⏱️", "T", "#f08c00", "killed at its time limit (whole process group)",
-                             gates=True, reusable=False, broken=True, working=False),
+                             gates=True, reusable=False, broken=True, working=False, checked=False),
     Outcome.ENV_ERROR: _Traits("⚠️", "E", "#8e44ad",
                                "the environment could not be built (resolution, install, interpreter, canary)",
-                               gates=True, reusable=False, broken=True, working=False),
+                               gates=True, reusable=False, broken=True, working=False, checked=False),
     Outcome.SKIPPED: _Traits("⏭️", "–", "#9aa5b1", "a declared need is not available here (reason in results.json)",
-                             gates=False, reusable=True, broken=False, working=False),
+                             gates=False, reusable=True, broken=False, working=False, checked=False),
     Outcome.XFAIL: _Traits("✖️", "x", "#5b6b7a", "declared known-broken in matrix.toml, and still broken",
                            gates=False, reusable=True, broken=False, working=False),
     Outcome.XPASS: _Traits("❗", "!", "#1f78c8", "declared known-broken, but now passes: the xfail entry can go",
                            gates=True, reusable=True, broken=False, working=True),
+    # not the demo's doing: neither is ever reused, and neither hides the cell's earlier measured record
+    Outcome.INTERRUPTED: _Traits("⏹️", "■", "#b8c0cc", "the run was stopped (Ctrl-C, SIGTERM) before the cell "
+                                 "finished: nothing measured, it runs again next time",
+                                 gates=False, reusable=False, broken=False, working=False, measured=False,
+                                 checked=False),
+    # gating (the session exits non-zero: CI notices), but never a regression of the demo
+    Outcome.INFRA_ERROR: _Traits("🔧", "H", "#795548", "the harness failed, not the demo (a service it started "
+                                 "died, the cell's log could not be written): it runs again next time",
+                                 gates=True, reusable=False, broken=False, working=False, measured=False,
+                                 checked=False),
     Outcome.NOT_RUN: _Traits("·", "·", "#eef0f2", "release outside the demo's declared range",
-                             gates=False, reusable=False, broken=False, working=False, recorded=False),
+                             gates=False, reusable=False, broken=False, working=False, recorded=False, checked=False),
 }
 
 ALL = tuple(Outcome)
@@ -87,3 +101,4 @@ GATING = frozenset(o for o in Outcome if o.traits.gates)
 REUSABLE = frozenset(o for o in Outcome if o.traits.reusable)
 BROKEN = frozenset(o for o in Outcome if o.traits.broken)
 WORKING = frozenset(o for o in Outcome if o.traits.working)
+UNMEASURED = frozenset(o for o in Outcome if o.traits.recorded and not o.traits.measured)

@@ -3,7 +3,9 @@
 The committed `reports/results.json` holds the latest record of every cell
 plus the freezes they point at; new runs append to `<state>/results.jsonl`.
 Merging keeps, per cell, the record that started last, so nothing already
-recorded is lost and an interrupted run keeps every cell that finished.
+recorded is lost and an interrupted run keeps every cell that finished; a
+record that measured nothing (interrupted, infra-error) never hides one that
+did, so the report and the cache still see the cell's last real result.
 
 A record's text from the demo (error, reason, output tail) is cleaned of control
 characters whenever a record is made, new or read back (harness.results.text), so
@@ -15,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import MISSING, dataclass, field, fields
 
-from harness.results.outcomes import Outcome
+from harness.results.outcomes import UNMEASURED, Outcome
 from harness.results.text import clean_text
 
 
@@ -80,12 +82,17 @@ class ResultSet:
     freezes: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, cell: CellResult) -> None:
+        """Keep the record that started last, a measured one before any that measured nothing."""
         current = self.cells.get(cell.key)
-        if current is None or cell.started >= current.started:
+        if current is None or _rank(cell) >= _rank(current):
             self.cells[cell.key] = cell
 
     def sorted_cells(self) -> list[CellResult]:
         return [self.cells[k] for k in sorted(self.cells)]
+
+
+def _rank(cell: CellResult) -> tuple[bool, str]:
+    return cell.outcome not in UNMEASURED, cell.started
 
 
 def now_iso() -> str:

@@ -1,6 +1,7 @@
 """One cell on the session's env: the demo in a fresh work folder, forked from the warm runner or as a
 fresh interpreter, classified and recorded. A fail or timeout runs again at once (`retries`); a pass
-then makes it flaky."""
+then makes it flaky. A demo a stop request ended is `interrupted` and is not retried; a failure the
+harness caused (a service it started died, the cell's log could not be written) is `infra-error`."""
 
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ from harness.plan.sessions import SessionPlan
 from harness.results.outcomes import Outcome
 from harness.results.records import CellResult, now_iso
 from harness.run.envs import BuiltEnv
+from harness.run.guard import cell_token, sweep_cell, temp_prefix
 from harness.run.journal import Journal
 from harness.run.process import ProcessResult, classify, error_summary, isolated_environ, run_process, tail
 from harness.run.services import BackgroundWorker, Services, WebhookReceiver, env_path
+from harness.run.stop import STOP
 from harness.run.warm import WarmRunner
+from harness.run.watchdog import CELL_VARIABLE
 
 Log = Callable[[str], None]
 RETRIED = (Outcome.FAIL, Outcome.TIMEOUT)
@@ -78,17 +82,22 @@ class CellRunner:
     receiver: WebhookReceiver | None = None
     worker: BackgroundWorker | None = None
 
-    def run(self, demo: Demo, need_env: dict[str, str]) -> CellResult:
-        """The demo's cell, once what it needs is up: skipped on a Python it does not support."""
+    def run(self, demo: Demo, need_env: dict[str, str]) -> CellResult | None:
+        """The demo's cell, once what it needs is up: skipped on a Python it does not support; None when a
+        stop request came before its demo started (nothing was measured, nothing is recorded)."""
         base = dict(python=self.env.python_version, freeze_hash=self.env.freeze_hash)
         if "process-worker" in demo.needs and self.worker is not None:
             worker_error = self.worker.wait()
+            if STOP.requested:
+                return None
             if worker_error:
                 return self.journal.record(demo, Outcome.ENV_ERROR, error=worker_error[:2000],
                                            log=self.journal.link(self.run_dir / "worker.log"), **base)
         if demo.python is not None and not demo.python.contains(self.env.python_version, prereleases=True):
             reason = f"demo needs Python {demo.python}; this env has {self.env.python_version}"
             return self.journal.record(demo, Outcome.SKIPPED, reason=reason, **base)
+        if STOP.requested:
+            return None
         return self.run_with_retries(demo, need_env, base)
 
     def run_with_retries(self, demo: Demo, need_env: dict[str, str], base: dict[str, str]) -> CellResult:
@@ -100,36 +109,67 @@ class CellRunner:
         first_error, attempts = "", 0
         while True:
             attempts += 1
-            result, runner = self.attempt(demo, need_env, log_path, timeout, started)
+            try:
+                result, runner = self.attempt(demo, need_env, log_path, timeout, started)
+            except OSError as exc:  # its work folder or log: the harness's side, not the demo's
+                return self.journal.record(demo, Outcome.INFRA_ERROR, started=started, attempts=attempts,
+                                           error=f"the harness could not run the cell: {exc}"[:2000], **base)
+            if result.interrupted:
+                STOP.note(f"{demo.path} on {self.plan.release.version}")
+                outcome, error = Outcome.INTERRUPTED, f"stopped by {STOP.signal_name} after {result.duration:.1f}s"
+                break
             outcome, error = judge(result, xfail, timeout)
+            if result.log_error:  # whatever the demo did, its record would not be true
+                outcome = Outcome.INFRA_ERROR
+                break
+            dead = self.services.dead() if result.timed_out or result.exit_code != 0 else ""
+            if dead:
+                outcome, error = Outcome.INFRA_ERROR, f"a service of the env died: {dead}"[:2000]
+                break
             if outcome not in RETRIED or xfail is not None or attempts > retries:
+                break
+            if STOP.requested:  # its retry would have decided: the cell did not finish
+                STOP.note(f"{demo.path} on {self.plan.release.version}")
+                outcome, error = Outcome.INTERRUPTED, f"stopped by {STOP.signal_name} before its retry ({error})"
                 break
             first_error = first_error or error
             self.log(f"{demo.path} on {self.plan.release.version}: {outcome} ({error}); retrying "
                      f"({attempts}/{retries})")
         if outcome == Outcome.PASS and attempts > 1:
             outcome, error = Outcome.FLAKY, f"failed, then passed on attempt {attempts}: {first_error}"
+        return self._record(demo, outcome, error, result, xfail, log_path, started, runner, attempts, base)
+
+    def _record(self, demo: Demo, outcome: str, error: str, result: ProcessResult, xfail: str | None,
+                log_path: Path, started: str, runner: str, attempts: int, base: dict[str, str]) -> CellResult:
         server_log = ""
         if outcome not in SERVER_LOG_NOT_LINKED and self.services.server_log is not None:
             server_log = self.journal.link(self.services.server_log)
         return self.journal.record(
-            demo, outcome, started=started, duration=round(result.duration, 3), exit_code=result.exit_code,
-            error=error, reason=xfail or "", output_tail=tail(result.output), log=self.journal.link(log_path),
+            demo, outcome, started=started, duration=round(result.duration, 3),
+            exit_code=None if result.interrupted else result.exit_code, error=error,
+            reason=xfail or "", output_tail=tail(result.output), log=self.journal.link(log_path),
             server_log=server_log, runner=runner, attempts=attempts, **base,
         )
 
     def attempt(self, demo: Demo, need_env: dict[str, str], log_path: Path, timeout: float,
                 started: str) -> tuple[ProcessResult, str]:
-        """One run in a fresh work folder: in a child of the warm runner when it can, else a fresh interpreter."""
-        with tempfile.TemporaryDirectory(prefix="harness-cell-") as folder:
-            work = Path(folder).resolve()  # the paths a demo sees are real ones, as os.getcwd() reports them
-            environ = self.environ(demo, need_env, work, started)
-            cwd, script = work_area(work, self.matrix.root, demo.path)
-            result = self.forked(demo, script, cwd, environ, log_path, timeout)
-            runner = "fork" if result is not None else "process"
-            if result is None:
-                result = run_process([str(self.env.python), str(script)], timeout=timeout, cwd=cwd,
-                                     env=environ, log_path=log_path, secrets=secret_values())
+        """One run in a fresh work folder: in a child of the warm runner when it can, else a fresh interpreter.
+
+        What the demo started outside its process group (a setsid daemon) is killed when it ends."""
+        token = cell_token()
+        with tempfile.TemporaryDirectory(prefix=temp_prefix("cell")) as folder:
+            try:
+                work = Path(folder).resolve()  # the paths a demo sees are real ones, as os.getcwd() reports them
+                environ = self.environ(demo, need_env, work, started)
+                environ[CELL_VARIABLE] = token
+                cwd, script = work_area(work, self.matrix.root, demo.path)
+                result = self.forked(demo, script, cwd, environ, log_path, timeout)
+                runner = "fork" if result is not None else "process"
+                if result is None:
+                    result = run_process([str(self.env.python), str(script)], timeout=timeout, cwd=cwd,
+                                         env=environ, log_path=log_path, secrets=secret_values())
+            finally:
+                sweep_cell(token)
         return result, runner
 
     def environ(self, demo: Demo, need_env: dict[str, str], work: Path, started: str) -> dict[str, str]:

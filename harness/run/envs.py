@@ -24,7 +24,9 @@ from harness.config.model import EnvSettings
 from harness.plan.interpreters import Interpreter
 from harness.plan.releases import Release
 from harness.run.bytecode import cache_tag, seed
-from harness.run.process import error_summary, isolated_environ, run_process
+from harness.run.guard import temp_prefix
+from harness.run.process import error_summary, isolated_environ, kill_group, run_process
+from harness.run.stop import STOP, Interrupted
 
 Log = Callable[[str], None]
 
@@ -117,6 +119,7 @@ def build_env(
     attempts: list[str] = []
     for interpreter in candidates[: fallbacks + 1]:
         name = f"{spec.package}-{spec.release.version}-py{interpreter.minor}-{spec.resolution}"
+        STOP.check(f"the env build of {name}")
         env_dir = envs_dir / f"{name}-{spec.key(interpreter)}"
         ready = env_dir / "ready.json"
         freeze = reusable_freeze(env_dir, log)
@@ -186,7 +189,7 @@ def run_canary(env: BuiltEnv, spec: EnvSpec, extra: dict[str, str], log_file: Pa
     """
     if spec.canary is None:
         return
-    with tempfile.TemporaryDirectory(prefix="harness-canary-") as work:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("canary")) as work:
         environ = isolated_environ(spec.settings.env, spec.package, Path(work), extra, pycache=env.pycache)
         log_path = Path(work) / "canary.log"
         result = None
@@ -194,6 +197,9 @@ def run_canary(env: BuiltEnv, spec: EnvSpec, extra: dict[str, str], log_file: Pa
             result = warm.run(spec.canary, Path(work), environ, log_path, 300, args=[spec.release.version])
         if result is None:
             result = run_process([str(env.python), str(spec.canary), spec.release.version], 300, Path(work), environ)
+    if result.interrupted:
+        STOP.note(f"the canary of {spec.package} {spec.release.version}")
+        raise Interrupted("the canary")
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("a", encoding="utf-8") as log:
         how = "forked from the warm runner" if warm is not None else "a fresh interpreter"
@@ -235,13 +241,25 @@ def _create(spec: EnvSpec, interpreter: Interpreter, env_dir: Path, log_file: Pa
 
 
 def _uv(log, args: list[str], doing: str) -> str:
+    """One uv command, in a process group of its own that a stop request ends (Interrupted, not an env error)."""
+    STOP.check(f"the env build (uv: {doing})")
     log.write("$ " + " ".join(args) + "\n")
     log.flush()
-    proc = subprocess.run(args, capture_output=True, text=True)
-    log.write(proc.stdout + proc.stderr)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                            start_new_session=True)
+    with STOP.watching(proc.pid) as running:
+        try:
+            stdout, stderr = proc.communicate()
+            running.done = True
+        finally:
+            kill_group(proc.pid, proc)
+    log.write(stdout + stderr)
     log.flush()
+    if running.stopped:
+        STOP.note(f"the env build (uv: {doing})")
+        raise Interrupted(f"the env build (uv: {doing})")
     if proc.returncode != 0:
-        lines = [l for l in proc.stderr.splitlines() if l.strip()]
+        lines = [l for l in stderr.splitlines() if l.strip()]
         detail = " ".join(lines[-3:])[-400:]
         raise EnvBuildError(f"{doing} failed (uv exit {proc.returncode}): {detail}")
-    return proc.stdout
+    return stdout

@@ -19,6 +19,7 @@ class Journal:
     matrix: Matrix
     plan: SessionPlan
     inputs: CacheInputs
+    cells: list[CellResult] = dataclasses.field(default_factory=list)  # recorded by this session, in order
 
     def record(self, demo: Demo, outcome: str, **fields) -> CellResult:
         """A new record of the demo on this session's release; `fields` are CellResult's."""
@@ -29,12 +30,14 @@ class Journal:
             cache_key=self.inputs.keys[demo.path], matrix_version=self.matrix.version, **fields,
         )
         self.store.append(cell)
+        self.cells.append(cell)
         return cell
 
     def repeat(self, earlier: CellResult) -> CellResult:
         """An earlier record whose inputs are unchanged, recorded again for this run (marked reused)."""
         cell = dataclasses.replace(earlier, reused=True, matrix_version=self.matrix.version)
         self.store.append(cell)
+        self.cells.append(cell)
         return cell
 
     def link(self, path: Path) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from harness.config.needs import NEEDS
 from harness.run.capture import OutputCapture
+from harness.run.stop import GRACE, STOP
 from harness.run.supervise import die_with_parent
 
 TAIL_CHARS = 3000
@@ -34,6 +35,7 @@ class ProcessResult:
     duration: float
     timed_out: bool = False
     log_error: str = ""  # why its log could not be written: the harness's failure, not the process's
+    interrupted: bool = False  # a stop request ended it (or kept it from starting): its exit says nothing
 
 
 def isolated_environ(
@@ -86,8 +88,10 @@ def run_process(
     log_path: Path | None = None,
     secrets: list[str] | None = None,
 ) -> ProcessResult:
-    """Run in a new process group; on timeout kill the whole group. Output goes, redacted, to log_path
-    (a temporary file, removed afterwards, without one)."""
+    """Run in a new process group; on timeout or a stop request kill the whole group. Output goes, redacted,
+    to log_path (a temporary file, removed afterwards, without one)."""
+    if STOP.requested:
+        return ProcessResult(None, "", 0.0, interrupted=True)
     if env is None:
         scratch = tempfile.TemporaryDirectory(prefix="harness-run-")
         env = isolated_environ({}, "", Path(scratch.name))
@@ -102,21 +106,23 @@ def run_process(
                 args, cwd=cwd, env=env, stdout=capture.write_fd, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent,
             )
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            finally:
-                kill_group(proc.pid, proc)  # also reaps children a finished script left behind
+            with STOP.watching(proc.pid) as running:
+                try:
+                    proc.wait(timeout=timeout)
+                    running.done = True
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+                finally:
+                    kill_group(proc.pid, proc)  # also reaps children a finished script left behind
         finally:
             output = capture.finish()
         return ProcessResult(None if timed_out else proc.returncode, output, time.monotonic() - started, timed_out,
-                             log_error=capture.error)
+                             log_error=capture.error, interrupted=running.stopped)
 
 
 def kill_group(pgid: int, proc: subprocess.Popen | None = None) -> None:
-    """Stop a process group: SIGTERM, a grace period, then SIGKILL."""
-    for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, 5.0)):
+    """Stop a process group: SIGTERM, a grace period (short once a stop is requested), then SIGKILL."""
+    for sig, wait in ((signal.SIGTERM, GRACE if STOP.requested else KILL_GRACE), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pgid, sig)
         except (ProcessLookupError, PermissionError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from harness.config.model import ServerConfig, WorkerConfig
-from harness.run.process import isolated_environ
+from harness.run.process import isolated_environ, kill_group
+from harness.run.stop import STOP, Interrupted
 from harness.run.warm import INENV
 
 HOST = "127.0.0.1"
@@ -59,6 +61,7 @@ class _Running:
     name: str
     process: subprocess.Popen
     log: Path
+    up: bool = False  # it was healthy (or ready): exiting after that is a death
 
 
 @dataclass
@@ -123,6 +126,7 @@ class Services:
                              self._environ(config.env, "server", **values), self.server_log)
         health = config.health.format(**values)
         while time.monotonic() - started < config.timeout:
+            STOP.check("the API server's start")
             if server.process.poll() is not None:
                 raise ServiceError(
                     f"API server exited with {server.process.returncode} before it was healthy: "
@@ -131,13 +135,14 @@ class Services:
             try:
                 with urllib.request.urlopen(health, timeout=2) as response:
                     if response.status == 200:
+                        server.up = True
                         self.exports[config.export] = url
                         self.api_url = url
                         self.log(f"API server healthy at {url} in {time.monotonic() - started:.1f}s")
                         return url
             except OSError:
                 pass
-            time.sleep(0.25)
+            STOP.sleep(0.25)
         raise ServiceError(
             f"API server not healthy within {config.timeout:.0f}s: {_last_lines(self.server_log)}"
         )
@@ -150,37 +155,57 @@ class Services:
         environ = self._environ(config.env, "worker", **values)
         started = time.monotonic()
         for step in config.setup:
-            args = self._command(step, **values)
-            with log_path.open("ab") as out:
-                out.write(f"=== setup: {' '.join(args)}\n".encode())
-                out.flush()
-                done = subprocess.run(args, cwd=self.cwd or self.run_dir, env=environ, stdout=out,
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=config.timeout)
-            if done.returncode != 0:
-                raise ServiceError(f"worker set-up `{' '.join(step)}` exited {done.returncode}: "
-                                   f"{_last_lines(log_path)}")
+            self._set_up(self._command(step, **values), environ, log_path, config.timeout)
+        STOP.check("the worker's start")
         worker = self._spawn("worker", self._command(config.command, **values), environ, log_path)
         pattern = re.compile(config.ready) if config.ready else None
         while pattern is not None:
+            STOP.check("the worker's start")
             if worker.process.poll() is not None:
                 raise ServiceError(f"worker exited with {worker.process.returncode}: {_last_lines(log_path)}")
             if pattern.search(log_path.read_text(errors="replace")):
                 break
             if time.monotonic() - started > config.timeout:
                 raise ServiceError(f"worker not ready within {config.timeout:.0f}s: {_last_lines(log_path)}")
-            time.sleep(0.25)
+            STOP.sleep(0.25)
+        worker.up = True
         self.log(f"worker polling pool {pool!r} ({time.monotonic() - started:.1f}s)")
+
+    def _set_up(self, args: list[str], environ: dict[str, str], log_path: Path, timeout: float) -> None:
+        """One set-up command of the worker, in a process group a stop request ends."""
+        STOP.check("the worker's set-up")
+        with log_path.open("ab") as out:
+            out.write(f"=== setup: {' '.join(args)}\n".encode())
+            out.flush()
+            process = subprocess.Popen(args, cwd=self.cwd or self.run_dir, env=environ, stdout=out,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            with STOP.watching(process.pid):
+                try:
+                    code = process.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    kill_group(process.pid, process)
+                    raise ServiceError(f"worker set-up `{' '.join(args)}` did not end within {timeout:.0f}s") from None
+        STOP.check("the worker's set-up")
+        if code != 0:
+            raise ServiceError(f"worker set-up `{' '.join(args)}` exited {code}: {_last_lines(log_path)}")
 
     def pids(self) -> list[int]:
         return [r.process.pid for r in self.running]
 
+    def dead(self) -> str:
+        """The services that exited while they should run, with their last log lines ("" when all run)."""
+        return "; ".join(f"the {r.name} exited with {r.process.returncode}: {_last_lines(r.log, 4)}"
+                         for r in self.running if r.up and r.process.poll() is not None)
+
     def stop_all(self) -> None:
+        """Each supervisor stops its service's whole group: SIGTERM, a grace; on a stop request SIGINT, a short one."""
+        hurry = STOP.requested
         for running in reversed(self.running):
             if running.process.poll() is None:
-                running.process.terminate()  # the supervisor stops the service's whole group
+                running.process.send_signal(signal.SIGINT if hurry else signal.SIGTERM)
         for running in reversed(self.running):
             try:
-                running.process.wait(timeout=30)
+                running.process.wait(timeout=5 if hurry else 30)
             except subprocess.TimeoutExpired:
                 running.process.kill()
                 running.process.wait()
@@ -204,6 +229,8 @@ class BackgroundWorker:
         except (ServiceError, OSError) as exc:
             self.error = f"process worker did not start: {exc}"
             log(self.error)
+        except Interrupted as exc:
+            self.error = f"process worker did not start: {exc} was interrupted"
 
     def wait(self) -> str:
         """Once the worker polls its pool (or could not start): "", or why it did not start."""

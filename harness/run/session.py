@@ -11,9 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import shutil
-import signal
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,9 +26,12 @@ from harness.run.cache import cache_inputs
 from harness.run.cell import CellRunner, slug
 from harness.run.env_setup import EnvSetup
 from harness.run.envs import BuiltEnv, EnvBuildError, EnvSpec
+from harness.run.guard import tagged_session
 from harness.run.journal import Journal
+from harness.run.lock import state_lock
 from harness.run.progress import Progress, expected_seconds
 from harness.run.services import BackgroundWorker, WebhookReceiver
+from harness.run.stop import STOP, Interrupted
 from harness.run.warm_lifecycle import WarmLifecycle
 
 Log = Callable[[str], None]
@@ -39,38 +40,29 @@ Log = Callable[[str], None]
 BYTECODE_STORE = "bytecode"  # in the state folder: harness.run.bytecode's store, shared by every env
 
 
-@contextlib.contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
-    """A terminated run unwinds like an interrupted one, so services are stopped."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run_session(matrix: Matrix, plan: SessionPlan, log: Log = print, force: bool = False,
-                warm: bool = True, jobs: int | None = None) -> list[CellResult]:
+                warm: bool = True, jobs: int | None = None, owner: int | None = None) -> list[CellResult]:
     """Run one session's cells, appending each record as soon as it is known.
 
     A cell whose inputs match a result recorded on this machine is not run
-    again (unless `force`): its record is repeated, marked `reused`.
+    again (unless `force`): its record is repeated, marked `reused`. The state
+    folder is this run's (`owner`: the pid that started the run, see lock.py)
+    while it runs, or StateBusy is raised before anything starts. After a stop
+    request (stop.py) it returns the cells recorded so far.
     """
     state = matrix.resolve(matrix.settings.state_dir)
     run_dir = state / "logs" / plan.name
-    shutil.rmtree(run_dir, ignore_errors=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log(f"{matrix.settings.package} {plan.release.version} ({plan.resolution}): "
-        f"{len(plan.demos)} demo(s) claim this release")
-    with _sigterm_as_exit(), contextlib.ExitStack() as stack:
-        return _Session(matrix, plan, run_dir, log, stack, force, warm, jobs or matrix.settings.jobs).run()
+    with state_lock(state, owner):
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        log(f"{matrix.settings.package} {plan.release.version} ({plan.resolution}): "
+            f"{len(plan.demos)} demo(s) claim this release")
+        with tagged_session(), contextlib.ExitStack() as stack:
+            session = _Session(matrix, plan, run_dir, log, stack, force, warm, jobs or matrix.settings.jobs)
+            try:
+                return session.run()
+            except Interrupted:  # STOP notes what it stopped; the cells recorded before stand
+                return list(session.journal.cells)
 
 
 def provided_needs(settings: EnvSettings) -> set[str]:
@@ -131,7 +123,7 @@ class _Session:
         built = self.build_env()
         runner = self.start_services(built.env) if built.env is not None else None
         cells = self.run_cells(built, runner)
-        if built.env is not None:
+        if built.env is not None and not STOP.requested:
             kept = harvest(built.env.pycache, self.bytecode_store)
             if kept.files:
                 self.log(f"bytecode of {kept.files} modules kept for the next env ({kept.seconds:.1f}s)")
@@ -168,21 +160,26 @@ class _Session:
         """Every demo's cell, in the plan's order; several at once on a built env, longest first."""
         progress = Progress(len(self.plan.demos), self.expected if built.env is not None else {}, self.jobs, self.log)
 
-        def run_one(demo: Demo) -> CellResult:
+        def run_one(demo: Demo) -> CellResult | None:
             cell = self.cell(demo, built, runner)
-            progress.cell_done(cell)
+            if cell is not None:
+                progress.cell_done(cell)
             return cell
 
         if built.env is None or self.jobs == 1:
-            return [run_one(demo) for demo in self.plan.demos]
-        # longest first (by the baseline's durations): a long demo started last would be the tail
-        order = sorted(self.plan.demos, key=lambda d: -self.expected.get(d.path, 0.0))
-        with ThreadPoolExecutor(self.jobs, thread_name_prefix="cell") as pool:
-            done = dict(zip((d.path for d in order), pool.map(run_one, order), strict=True))
-        return [done[d.path] for d in self.plan.demos]
+            cells = [run_one(demo) for demo in self.plan.demos]
+        else:
+            # longest first (by the baseline's durations): a long demo started last would be the tail
+            order = sorted(self.plan.demos, key=lambda d: -self.expected.get(d.path, 0.0))
+            with ThreadPoolExecutor(self.jobs, thread_name_prefix="cell") as pool:
+                done = dict(zip((d.path for d in order), pool.map(run_one, order), strict=True))
+            cells = [done[d.path] for d in self.plan.demos]
+        return [cell for cell in cells if cell is not None]
 
-    def cell(self, demo: Demo, built: SessionEnv, runner: CellRunner | None) -> CellResult:
-        """A reused record, a skip, an env error, or a run."""
+    def cell(self, demo: Demo, built: SessionEnv, runner: CellRunner | None) -> CellResult | None:
+        """A reused record, a skip, an env error, or a run; None once a stop was requested (nothing starts)."""
+        if STOP.requested:
+            return None
         if demo.path in self.reusable:
             return self.journal.repeat(self.reusable[demo.path])
         needs = self.needs[demo.path]

@@ -2,8 +2,8 @@
 
 The service runs in its own process group. The supervisor watches its parent
 (the harness): once the parent is gone, however it died, it stops the
-service's whole group (term, a grace period, then kill), as it does on SIGTERM
-or SIGINT. It watches the parent's pid rather than using the kernel's
+service's whole group (term, a grace period, then kill), as it does on SIGTERM;
+on SIGINT (the harness was asked to stop) the grace is short. It watches the parent's pid rather than using the kernel's
 parent-death signal, which fires when the parent *thread* ends: services are
 started from helper threads too.
 """
@@ -20,6 +20,7 @@ import time
 
 PR_SET_PDEATHSIG = 1
 GRACE = 8.0
+HURRIED_GRACE = 1.0
 
 
 def die_with_parent(sig: int = signal.SIGTERM) -> None:
@@ -61,7 +62,7 @@ def main(argv: list[str]) -> int:
     print(f"supervise: pid {child.pid} runs {os.path.basename(argv[0])} in its own process group", flush=True)
 
     def stop(signum, frame):
-        stop_group(child.pid)
+        stop_group(child.pid, HURRIED_GRACE if signum == signal.SIGINT else GRACE)
         sys.exit(128 + signum)
 
     def watch_parent():

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.run.capture import OutputCapture
 from harness.run.process import ProcessResult, kill_group
+from harness.run.stop import STOP
 from harness.run.supervise import die_with_parent
 
 INENV = Path(__file__).resolve().parents[1] / "inenv"
@@ -93,7 +94,7 @@ class WarmRunner:
         return self.wait_ready()
 
     def wait_ready(self) -> bool:
-        if not self._ready_event.wait(self.startup_timeout):
+        if not STOP.wait(self._ready_event, self.startup_timeout) and not STOP.requested:
             self.info = {"ready": False, "error": "no answer from the warm runner"}
             self._ready_event.set()
         return bool(self.info.get("ready")) and not self._broken and self.proc.poll() is None
@@ -115,7 +116,7 @@ class WarmRunner:
         `watch` is an environment prefix: a demo that changes such variables while it
         runs expected them to be read at import, so it is handed back for a plain run.
         """
-        if not self.ready:
+        if not self.ready or STOP.requested:
             return None
         log_path.parent.mkdir(parents=True, exist_ok=True)
         fifo = Path(f"{log_path}.pipe")
@@ -129,17 +130,19 @@ class WarmRunner:
             output = capture.finish()
         if forked is None:
             return None
-        if marker.exists():
+        code, timed_out, stopped = forked
+        if marker.exists() and not stopped:
             self.handed_back[str(script)] = marker.read_text()
             marker.unlink()
             return None
-        code, timed_out = forked
-        return ProcessResult(code, output, time.monotonic() - started, timed_out, log_error=capture.error)
+        result = ProcessResult(code, output, time.monotonic() - started, timed_out, log_error=capture.error)
+        result.interrupted = stopped
+        return result
 
     def _fork(self, script: Path, cwd: Path, env: dict[str, str], output: Path, timeout: float, watch: str,
-              args: list[str] | None) -> tuple[int | None, bool] | None:
-        """The child's exit code (None when it timed out or the runner died) and whether it timed out;
-        None when no child started."""
+              args: list[str] | None) -> tuple[int | None, bool, bool] | None:
+        """The child's exit code (None when it timed out or the runner died), whether it timed out and
+        whether a stop request ended it; None when no child started."""
         replies: queue.Queue = queue.Queue()
         with self._lock:
             self._next_id += 1
@@ -159,17 +162,24 @@ class WarmRunner:
             if not started_child or "pid" not in started_child:
                 self._broken = True
                 return None
-            answer = _get(replies, timeout)
-            timed_out = answer is None and not self._broken
-            kill_group(started_child["pid"])  # on timeout the child; otherwise whatever it left running
-            if timed_out:
-                answer = _get(replies, 30)
-                if answer is None:
-                    self._broken = True
+            with STOP.watching(started_child["pid"]) as running:
+                answer, timed_out = self._await_child(running, replies, timeout)
         finally:
             with self._lock:
                 self._replies.pop(request_id, None)
-        return (answer.get("exit") if answer and not timed_out else None), timed_out
+        return (answer.get("exit") if answer and not timed_out else None), timed_out, running.stopped
+
+    def _await_child(self, running, replies: queue.Queue, timeout: float) -> tuple[dict | None, bool]:
+        """The child's exit reply, and whether it hit its time limit; its whole group is killed after."""
+        answer = _get(replies, timeout)
+        running.done = answer is not None
+        timed_out = answer is None and not self._broken and not running.stopped
+        kill_group(running.pgid)  # on timeout or a stop the child; otherwise whatever it left running
+        if answer is None:
+            answer = _get(replies, 30)
+            if answer is None:
+                self._broken = True
+        return answer, timed_out
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -179,7 +189,7 @@ class WarmRunner:
             except OSError:
                 pass
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=1 if STOP.requested else 10)
             except subprocess.TimeoutExpired:
                 pass
         kill_group(self.proc.pid, self.proc)

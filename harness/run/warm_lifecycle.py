@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.config.model import WarmConfig
 from harness.run.envs import BuiltEnv
+from harness.run.guard import temp_prefix
 from harness.run.process import isolated_environ
 from harness.run.services import Services
 from harness.run.warm import INTERPRETER_NAMES, WARM_EXEC_VARIABLE, WarmRunner, warm_exec_prefix, write_shims
@@ -62,7 +63,7 @@ class WarmLifecycle:
         self.shims = []
         if self.config.commands:
             # a short folder of its own: a socket path must stay under 108 bytes
-            folder = tempfile.mkdtemp(prefix="harness-warm-", dir="/tmp" if Path("/tmp").is_dir() else None)
+            folder = tempfile.mkdtemp(prefix=temp_prefix("warm"), dir="/tmp" if Path("/tmp").is_dir() else None)
             self.stack.callback(shutil.rmtree, folder, True)
             exec_socket = Path(folder) / "exec.sock"
             self.shims = write_shims(self.run_dir / "shims", env.path / "bin", warm_exec_prefix(env.python),

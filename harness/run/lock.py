@@ -1,0 +1,103 @@
+"""One run at a time on a state folder: a second run refuses, naming the folder and the first run's pid.
+
+A run is all the processes of one command: `python -m harness run`, or every
+session `nox --parallel` starts in worker processes, which share the state
+folder legitimately. They are told apart by the run's owner, the process that
+started the run (nox's parent process under --parallel, else the harness
+itself). Each process holds a shared flock on `<state>/runs/<owner>.lock`
+while it runs sessions and, before it starts, probes the other owners' files:
+one still locked is a live run. The kernel drops a flock when its process
+ends, however it ends, so a killed run never leaves the folder locked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+RUNS = "runs"  # in the state folder
+_lock = threading.Lock()
+_held: dict[Path, list[int]] = {}  # state folder → [fd, depth]
+
+
+class StateBusy(Exception):
+    """Another run holds the state folder."""
+
+    def __init__(self, state: Path, owner: str):
+        command = _command_line(owner)
+        super().__init__(
+            f"{state} is in use by another run (pid {owner}{': ' + command if command else ''}); wait for it to "
+            "end, or give this run a state folder of its own ([harness] state_dir in the matrix file)"
+        )
+
+
+def _command_line(pid: str) -> str:
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return ""
+    return " ".join(w.decode(errors="replace") for w in words if w)[:160]
+
+
+def _lock_own(runs: Path, owner: int) -> int:
+    """A shared lock on this run's file; retried when another run removed it as stale in between."""
+    path = runs / f"{owner}.lock"
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+
+
+def _probe_others(state: Path, runs: Path, owner: int) -> None:
+    """Raise StateBusy for another owner's file that is still locked; remove those that are not."""
+    for other in sorted(runs.glob("*.lock")):
+        if other.stem == str(owner):
+            continue
+        try:
+            fd = os.open(other, os.O_RDWR)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StateBusy(state, other.stem) from None
+        else:
+            other.unlink(missing_ok=True)  # its run is gone
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def state_lock(state: Path, owner: int | None = None) -> Iterator[None]:
+    """Hold the state folder for this run (`owner`: the pid that started it; default this process)."""
+    state = state.resolve()
+    owner = owner or os.getpid()
+    with _lock:
+        if state in _held:
+            _held[state][1] += 1
+        else:
+            runs = state / RUNS
+            runs.mkdir(parents=True, exist_ok=True)
+            fd = _lock_own(runs, owner)
+            try:
+                _probe_others(state, runs, owner)
+            except StateBusy:
+                os.close(fd)
+                raise
+            _held[state] = [fd, 1]
+    try:
+        yield
+    finally:
+        with _lock:
+            _held[state][1] -= 1
+            if _held[state][1] == 0:
+                os.close(_held.pop(state)[0])
