@@ -17,11 +17,14 @@ import time
 from collections import deque
 from pathlib import Path
 
+from harness.run.stop import STOP
+
 CHUNK = 64 * 1024
 MEMORY_TAIL = 64 * 1024
 LOG_HEAD = 10 * 2**20
 LOG_TAIL = 10 * 2**20
 DRAIN_SECONDS = 2.0  # after the process ended: how long what it left running may still write
+STOP_DRAIN_SECONDS = 0.2  # the same once a stop was requested: nox --parallel SIGKILLs a worker 2 s after SIGTERM
 REDACTED = b"[redacted]"
 
 
@@ -187,7 +190,7 @@ class OutputCapture:
         """Once the process ended: the rest of its output (for at most `drain` seconds), the log
         closed, and the output's last MEMORY_TAIL bytes as text."""
         os.close(self.write_fd)
-        self._deadline = time.monotonic() + drain
+        self._deadline = time.monotonic() + (min(drain, STOP_DRAIN_SECONDS) if STOP.requested else drain)
         self._thread.join()
         os.close(self.read_fd)
         self.log.close()

@@ -175,9 +175,9 @@ class WarmRunner:
         running.done = answer is not None
         timed_out = answer is None and not self._broken and not running.stopped
         kill_group(running.pgid)  # on timeout or a stop the child; otherwise whatever it left running
-        if answer is None:
-            answer = _get(replies, 30)
-            if answer is None:
+        if answer is None:  # a stopped child's exit says nothing: do not wait long for it
+            answer = _get(replies, 1 if running.stopped else 30)
+            if answer is None and not running.stopped:
                 self._broken = True
         return answer, timed_out
 
