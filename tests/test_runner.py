@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from harness.run.process import ProcessResult, classify, error_summary, isolated_environ, run_process
 
 
@@ -31,6 +33,7 @@ def test_error_summary_is_the_last_exception_line():
     assert error_summary("") == ""
 
 
+@pytest.mark.slow  # real processes waiting out a grace period or a time limit
 def test_a_timeout_kills_the_whole_process_group(tmp_path):
     pid_file = tmp_path / "child.pid"
     script = tmp_path / "hang.py"

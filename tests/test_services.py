@@ -80,6 +80,7 @@ def _server_config(server: Path, delay="0.5", timeout=20.0) -> ServerConfig:
                         env=(("FAKE_HOME", "{home}/db"),), timeout=timeout)
 
 
+@pytest.mark.slow  # real processes waiting out a grace period or a time limit
 def test_server_starts_healthy_and_stops_with_its_whole_group(tmp_path, scripts):
     server, _ = scripts
     with Services("prefect", tmp_path / "env", tmp_path / "run", log=lambda m: None) as services:
@@ -97,6 +98,7 @@ def test_server_starts_healthy_and_stops_with_its_whole_group(tmp_path, scripts)
     assert services.exports == {}
 
 
+@pytest.mark.slow  # real processes waiting out a grace period or a time limit
 def test_a_server_that_never_gets_healthy_is_an_error_with_its_log(tmp_path, scripts):
     server, _ = scripts
     started = time.monotonic()
@@ -115,6 +117,7 @@ def test_a_server_that_exits_is_reported_at_once(tmp_path):
             services.start_server(config)
 
 
+@pytest.mark.slow  # real processes waiting out a grace period or a time limit
 def test_worker_runs_its_setup_then_waits_until_ready(tmp_path, scripts):
     server, worker = scripts
     marker = tmp_path / "setup-ran"
@@ -141,6 +144,7 @@ def test_a_failing_worker_setup_is_an_error(tmp_path, scripts):
             services.start_worker(config, "pool-b")
 
 
+@pytest.mark.slow  # real processes waiting out a grace period or a time limit
 def test_services_die_with_a_killed_harness(tmp_path, scripts):
     """SIGKILL leaves no chance to clean up: the supervisor's parent-death signal does it."""
     server, _ = scripts
@@ -178,6 +182,7 @@ def test_webhook_receiver_keeps_posts_per_path():
         assert json.load(urllib.request.urlopen(second)) == []
 
 
+@pytest.mark.slow  # real processes waiting out a grace period or a time limit
 def test_a_service_started_from_a_helper_thread_outlives_that_thread(tmp_path, scripts):
     """The worker starts in a thread while demos run; the thread's end must not stop it."""
     import threading

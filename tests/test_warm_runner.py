@@ -120,6 +120,7 @@ def test_a_child_exits_as_a_plain_interpreter_would(warm):
     assert "buffered line" in result.output
 
 
+@pytest.mark.slow  # real processes waiting out a grace period or a time limit
 def test_a_timeout_kills_the_child_and_what_it_started_and_the_runner_goes_on(warm):
     runner, tmp_path, lib = warm
     pid_file = tmp_path / "grandchild.pid"
