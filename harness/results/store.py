@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from harness.config.model import Matrix
+from harness.results.outcomes import Outcome
 from harness.results.records import CellResult, ResultSet
 
 
@@ -96,10 +97,11 @@ class ResultStore:
                           file=sys.stderr)
 
     def write_results_json(self, results: ResultSet) -> Path:
+        """The committed baseline: every cell's latest record, compact (see baseline_record)."""
         cells = results.sorted_cells()
         used = {c.freeze_hash for c in cells if c.freeze_hash}
         payload = {
-            "cells": [asdict(c) for c in cells],
+            "cells": [baseline_record(c) for c in cells],
             "freezes": {h: results.freezes[h] for h in sorted(used) if h in results.freezes},
         }
         try:
@@ -108,6 +110,21 @@ class ResultStore:
         except OSError as exc:
             raise StoreError(write_problem(self.baseline, exc, "the merged results")) from None
         return self.baseline
+
+
+BASELINE_TAIL = 1500  # characters of output a committed non-passing cell keeps (its log has it all)
+
+
+def baseline_record(cell: CellResult) -> dict:
+    """A record as the committed baseline keeps it: a pass without its output tail, any other outcome with
+    the tail's last BASELINE_TAIL characters. Reports, the diff and `pick` need no more; the full output
+    stays in the state folder's records and logs (and in CI's artifacts)."""
+    record = asdict(cell)
+    if cell.outcome == Outcome.PASS:
+        record["output_tail"] = ""
+    elif len(cell.output_tail) > BASELINE_TAIL:
+        record["output_tail"] = "…" + cell.output_tail[-BASELINE_TAIL:]
+    return record
 
 
 def store_for(matrix: Matrix) -> ResultStore:
