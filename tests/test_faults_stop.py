@@ -495,8 +495,15 @@ def test_nox_stops_on_one_ctrl_c_and_records_only_what_is_true(faults, parallel)
     nox.send_signal(signal.SIGINT)  # under --parallel nox passes it on as SIGTERM, and SIGKILL 2 s later
     output, _ = nox.communicate(timeout=60)
     assert nox.returncode == 130 and time.monotonic() - signalled < 10, output
-    assert outcomes(faults) == {"quick": ["pass"], "slow_a": ["interrupted"], "slow_b": ["interrupted"]}, output
-    if not parallel:  # a parallel worker's output is nox's to show, and it is killed 2 s after SIGTERM
+    if parallel:
+        # nox passes the signal on as SIGTERM and SIGKILLs its worker 2 s later: an in-flight cell is recorded
+        # `interrupted` when the worker got that far (measured 1.5-1.9 s here), else not at all; never fail/pass
+        found = outcomes(faults)
+        assert found.pop("quick") == ["pass"], output
+        assert all(found.get(name, ["interrupted"]) == ["interrupted"] for name in ("slow_a", "slow_b")), found
+        assert set(found) <= {"slow_a", "slow_b"}, found
+    else:  # in-process, the run ends itself: every in-flight cell is recorded, and it says so in one line
+        assert outcomes(faults) == {"quick": ["pass"], "slow_a": ["interrupted"], "slow_b": ["interrupted"]}, output
         assert "interrupted by SIGINT: stopped 2: demos/slow_" in output and "Traceback" not in output
     assert wait_dead(pids, 10) == []
 

@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from harness.run.stop import GRACE
+from harness.run.stop import GRACE, STOP
 from harness.run.watchdog import CELL_VARIABLE, TOKEN_VARIABLE, remove_temp, sweep
 
 WATCHDOG = Path(__file__).with_name("watchdog.py")  # stdlib only: runs by path
@@ -96,5 +96,7 @@ def cell_token() -> str:
 
 
 def sweep_cell(token: str) -> list[int]:
-    """Kill what the cell's demo left running outside its process group (a setsid daemon, say)."""
-    return sweep(CELL_VARIABLE, token, GRACE, frozenset({os.getpid()}))
+    """Kill what the cell's demo left running outside its process group (a setsid daemon, say).
+
+    During a stop there is no grace: the cell's record has to be written before nox --parallel's SIGKILL."""
+    return sweep(CELL_VARIABLE, token, 0.0 if STOP.requested else GRACE, frozenset({os.getpid()}))

@@ -19,7 +19,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-GRACE = 1.0  # SIGTERM → SIGKILL for a stopped group: nox --parallel SIGKILLs its workers 2 s after SIGTERM
+GRACE = 0.5  # SIGTERM → SIGKILL for a stopped group: nox --parallel SIGKILLs its workers 2 s after SIGTERM,
+            # and the kill, the output's last drain and the cell's record must all fit in that
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
