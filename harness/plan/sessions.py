@@ -12,7 +12,7 @@ from pathlib import Path
 from harness.config.model import PROFILES, RESOLUTIONS, Demo, Matrix, MatrixError
 from harness.plan.check import check_matrix
 from harness.plan.interpreters import Interpreter, choose_interpreters, describe_missing, discover_interpreters
-from harness.plan.releases import Release, demo_candidates, load_snapshot, select_releases, usable
+from harness.plan.releases import Release, demo_candidates, select_releases, usable
 from harness.results.records import CellResult
 from harness.results.store import store_for
 
@@ -134,14 +134,13 @@ def build_plan(
 def load_plan(matrix_path: Path, resolution: str | None = None, only: list[str] | None = None,
               probe: bool = False) -> Plan:
     """Matrix + snapshot + interpreters + the baseline → the plan (what the noxfile and the CLI use)."""
-    matrix, _ = check_matrix(matrix_path)  # a run never starts on an invalid matrix
-    snapshot = load_snapshot(matrix.resolve(matrix.settings.releases_file))
+    matrix, releases = check_matrix(matrix_path)  # a run never starts on an invalid matrix; check read the snapshot
     state = matrix.resolve(matrix.settings.state_dir)
     interpreters = discover_interpreters(cache=state / "interpreters.json")
     resolution = resolution or matrix.settings.resolution
     cells = list(store_for(matrix).load_baseline().cells.values())
     recorded = {c.release for c in cells if c.resolution == resolution}
-    plan = build_plan(matrix, snapshot, interpreters, resolution, only=only, recorded=recorded, probe=probe)
+    plan = build_plan(matrix, releases, interpreters, resolution, only=only, recorded=recorded, probe=probe)
     plan.seconds = session_seconds(plan, cells)
     return plan
 
