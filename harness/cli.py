@@ -17,7 +17,9 @@ from tabulate import tabulate
 
 from harness.config.environ import Environ, EnvironError, read_environ
 from harness.config.model import PROFILES, MatrixError
-from harness.options import add_report_options, add_resolution_option, add_run_options
+from harness.evidence.bisector import BisectError
+from harness.evidence.commands import add_evidence_commands, cmd_bisect, cmd_ranges
+from harness.options import add_jobs_option, add_report_options, add_resolution_option, add_run_options
 from harness.plan.check import check_matrix
 from harness.plan.releases import SnapshotError, UnknownRelease, refresh_snapshot
 from harness.plan.sessions import load_plan
@@ -59,6 +61,7 @@ def build_parser(environ: Environ) -> argparse.ArgumentParser:
     add_resolution_option(picker, environ)
     picker.add_argument("--json", action="store_true")
     commands.add_parser("refresh", help="update the release snapshot from the configured index")
+    add_evidence_commands(commands, lambda p: add_resolution_option(p, environ), lambda p: add_jobs_option(p, environ))
     return parser
 
 
@@ -81,7 +84,7 @@ def run_command(path: Path, command: str, args: argparse.Namespace) -> int:
     """One command on parsed options; a matrix, snapshot, records or merge problem is a one-line error and exit 2."""
     try:
         return COMMANDS[command](path, args)
-    except (MatrixError, SnapshotError, UnknownRelease, MergeError, StoreError, StateBusy) as exc:
+    except (MatrixError, SnapshotError, UnknownRelease, MergeError, StoreError, StateBusy, BisectError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -200,4 +203,6 @@ COMMANDS = {
     "report": cmd_report,
     "pick": cmd_pick,
     "refresh": cmd_refresh,
+    "bisect": cmd_bisect,
+    "ranges": cmd_ranges,
 }

@@ -40,6 +40,10 @@ def add_run_options(parser: argparse.ArgumentParser, environ: Environ) -> None:
     parser.add_argument("--shard", metavar="I/N", type=_shard,
                         help="run only shard I of N of the profile's sessions (balanced by recorded durations)")
     parser.add_argument("--profile", choices=PROFILES, help="the profile to run, or to shard (default: the matrix's)")
+    add_jobs_option(parser, environ)
+
+
+def add_jobs_option(parser: argparse.ArgumentParser, environ: Environ) -> None:
     parser.add_argument("--jobs", metavar="N", type=_jobs, default=environ.jobs,
                         help="demos of one env to run at once (default: MATRIX_JOBS, else [harness] jobs)")
 

@@ -14,7 +14,7 @@ from tests.conftest import REPO
 
 HARNESS = REPO / "harness"
 # lowest first: a module may import its own stage and the stages before it, never a later one
-STAGES = ("config", "results", "plan", "run", "report")
+STAGES = ("config", "results", "plan", "run", "evidence", "report")
 TOP = ("cli", "options", "nox_sessions", "__main__", "__init__")
 IN_ENV = ("inenv", "presets")  # files run by path inside a release's interpreter
 MAX_FUNCTION_LINES, MAX_FILE_LINES = 60, 400

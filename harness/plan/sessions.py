@@ -27,6 +27,7 @@ class SessionPlan:
     demos: list[Demo]
     profiles: set[str] = field(default_factory=set)
     missing_interpreter: str = ""  # why no candidate fits, when none does
+    label: str = ""  # ends the name of a session outside the profiles (a probe), so its logs stand apart
 
     @property
     def python(self) -> str:
@@ -35,7 +36,8 @@ class SessionPlan:
     @property
     def name(self) -> str:
         suffix = "" if self.resolution == "as-released" else f"-{self.resolution}"
-        return f"release-{self.release.version}-py{self.python}{suffix}"
+        label = f"-{self.label}" if self.label else ""
+        return f"release-{self.release.version}-py{self.python}{suffix}{label}"
 
     @property
     def tags(self) -> list[str]:
@@ -115,28 +117,31 @@ def build_plan(
     sessions = []
     for version in sorted(chosen, key=lambda v: by_version[v].parsed):
         release = by_version[version]
-        settings = matrix.env_settings(release.parsed, resolution)
-        candidates = choose_interpreters(release, interpreters, resolution, settings.python,
-                                         matrix.settings.era_lag_days)
-        sessions.append(
-            SessionPlan(
-                release=release,
-                resolution=resolution,
-                candidates=candidates,
-                demos=list(matrix.demos) if probe and version in (only or ()) else matrix.demos_for(release.parsed),
-                profiles=chosen[version],
-                missing_interpreter="" if candidates else describe_missing(release, interpreters, settings.python),
-            )
-        )
+        demos = list(matrix.demos) if probe and version in (only or ()) else matrix.demos_for(release.parsed)
+        sessions.append(session_plan(matrix, release, resolution, interpreters, demos, chosen[version]))
     return Plan(matrix=matrix, releases=releases, sessions=sessions)
+
+
+def session_plan(matrix: Matrix, release: Release, resolution: str, interpreters: list[Interpreter],
+                 demos: list[Demo], profiles: set[str], label: str = "") -> SessionPlan:
+    """One release's session: its interpreters, best first, or why none fits."""
+    settings = matrix.env_settings(release.parsed, resolution)
+    candidates = choose_interpreters(release, interpreters, resolution, settings.python, matrix.settings.era_lag_days)
+    missing = "" if candidates else describe_missing(release, interpreters, settings.python)
+    return SessionPlan(release=release, resolution=resolution, candidates=candidates, demos=demos,
+                       profiles=profiles, label=label, missing_interpreter=missing)
+
+
+def state_interpreters(matrix: Matrix) -> list[Interpreter]:
+    """The interpreters this machine has, cached in the state folder."""
+    return discover_interpreters(cache=matrix.resolve(matrix.settings.state_dir) / "interpreters.json")
 
 
 def load_plan(matrix_path: Path, resolution: str | None = None, only: list[str] | None = None,
               probe: bool = False) -> Plan:
     """Matrix + snapshot + interpreters + the baseline → the plan (what the noxfile and the CLI use)."""
     matrix, releases = check_matrix(matrix_path)  # a run never starts on an invalid matrix; check read the snapshot
-    state = matrix.resolve(matrix.settings.state_dir)
-    interpreters = discover_interpreters(cache=state / "interpreters.json")
+    interpreters = state_interpreters(matrix)
     resolution = resolution or matrix.settings.resolution
     cells = list(store_for(matrix).load_baseline().cells.values())
     recorded = {c.release for c in cells if c.resolution == resolution}

@@ -122,11 +122,8 @@ def build_env(
         STOP.check(f"the env build of {name}")
         env_dir = envs_dir / f"{name}-{spec.key(interpreter)}"
         ready = env_dir / "ready.json"
-        freeze = reusable_freeze(env_dir, log)
-        if freeze is not None:
-            log(f"reusing env {env_dir.name} (inputs unchanged)")
-            env = BuiltEnv(env_dir, _env_python(env_dir), interpreter.version, freeze, reused=True, attempts=attempts)
-        else:
+        env = _existing(env_dir, interpreter, attempts, log)
+        if env is None:
             log(f"building env {name} with Python {interpreter.version} ({interpreter.source})")
             started = time.monotonic()
             try:
@@ -159,13 +156,44 @@ def build_env(
     raise EnvBuildError("; ".join(attempts))
 
 
-def reusable_freeze(env_dir: Path, log: Log) -> list[str] | None:
+def _existing(env_dir: Path, interpreter: Interpreter, attempts: list[str], log: Log) -> BuiltEnv | None:
+    """The env as built before: ready (reused as it is), or installed ahead (it still gets services and canary)."""
+    freeze = reusable_freeze(env_dir, log)
+    if freeze is not None:
+        log(f"reusing env {env_dir.name} (inputs unchanged)")
+        return BuiltEnv(env_dir, _env_python(env_dir), interpreter.version, freeze, reused=True, attempts=attempts)
+    ahead = reusable_freeze(env_dir, log, AHEAD_MARKER)
+    if ahead is not None:
+        log(f"using env {env_dir.name}, installed ahead of its turn")
+        return BuiltEnv(env_dir, _env_python(env_dir), interpreter.version, ahead, attempts=attempts)
+    return None
+
+
+AHEAD_MARKER = "installed-ahead.json"  # install_ahead's marker: installed, but its services and canary never ran
+
+
+def install_ahead(spec: EnvSpec, interpreter: Interpreter, envs_dir: Path, log_file: Path,
+                  environ: dict[str, str] | None = None) -> Path:
+    """Install a release's env before its session needs it (a bisect's next candidates), so the session
+    only waits for what is left. It is not marked ready: build_env still runs its services and canary.
+    Raises EnvBuildError, which the session meets again and records. `environ`: uv's environment, fixed
+    while the install runs (another thread's session changes this process's own)."""
+    name = f"{spec.package}-{spec.release.version}-py{interpreter.minor}-{spec.resolution}"
+    env_dir = envs_dir / f"{name}-{spec.key(interpreter)}"
+    if (env_dir / "ready.json").is_file() or (env_dir / AHEAD_MARKER).is_file():
+        return env_dir
+    freeze = _create(spec, interpreter, env_dir, log_file, environ)
+    _mark_ready(env_dir / AHEAD_MARKER, freeze, interpreter.version)
+    return env_dir
+
+
+def reusable_freeze(env_dir: Path, log: Log, marker: str = "ready.json") -> list[str] | None:
     """The freeze of a built env that can be reused; None when it must be built (again).
 
     A ready marker that cannot be read, or an interpreter that is gone (deleted, or a link to
     a Python that was removed), makes the env one to rebuild, not a run that crashes.
     """
-    ready = env_dir / "ready.json"
+    ready = env_dir / marker
     if not ready.is_file():
         return None
     try:
@@ -219,14 +247,15 @@ def _env_python(env_dir: Path) -> Path:
     return env_dir / "bin" / "python"
 
 
-def _create(spec: EnvSpec, interpreter: Interpreter, env_dir: Path, log_file: Path) -> list[str]:
+def _create(spec: EnvSpec, interpreter: Interpreter, env_dir: Path, log_file: Path,
+            environ: dict[str, str] | None = None) -> list[str]:
     uv = uv_bin()
     shutil.rmtree(env_dir, ignore_errors=True)
     env_dir.parent.mkdir(parents=True, exist_ok=True)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     python = str(_env_python(env_dir))
     with log_file.open("w", encoding="utf-8") as log:
-        _uv(log, [uv, "venv", "--quiet", "--python", interpreter.path, str(env_dir)], "creating the venv")
+        _uv(log, [uv, "venv", "--quiet", "--python", interpreter.path, str(env_dir)], "creating the venv", environ)
         install = [uv, "pip", "install", "--python", python, f"{spec.package}=={spec.release.version}"]
         install += list(spec.settings.requirements)
         if spec.settings.constraints:
@@ -235,18 +264,18 @@ def _create(spec: EnvSpec, interpreter: Interpreter, env_dir: Path, log_file: Pa
             install += ["--constraint", str(constraints)]
         if spec.exclude_newer:
             install += ["--exclude-newer", spec.exclude_newer]
-        _uv(log, install, "installing")
-        freeze = _uv(log, [uv, "pip", "freeze", "--python", python], "freezing").splitlines()
+        _uv(log, install, "installing", environ)
+        freeze = _uv(log, [uv, "pip", "freeze", "--python", python], "freezing", environ).splitlines()
     return [line for line in freeze if line.strip()]
 
 
-def _uv(log, args: list[str], doing: str) -> str:
+def _uv(log, args: list[str], doing: str, environ: dict[str, str] | None = None) -> str:
     """One uv command, in a process group of its own that a stop request ends (Interrupted, not an env error)."""
     STOP.check(f"the env build (uv: {doing})")
     log.write("$ " + " ".join(args) + "\n")
     log.flush()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env=environ)
     with STOP.watching(proc.pid) as running:
         try:
             stdout, stderr = proc.communicate()
