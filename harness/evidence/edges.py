@@ -60,7 +60,7 @@ class Edge:
     kind: EdgeKind
     inside: Release | None  # the outermost working release on this side (None: the demo never worked here)
     outside: Release | None  # the nearest failing release beyond it, if any
-    gap: list[Release] = field(default_factory=list)  # between them, not yet measured: where to probe or bisect
+    gap: list[Release] = field(default_factory=list)  # beyond it, not yet measured, nearest first
     tried: dict[str, str] = field(default_factory=dict)  # releases between them that measured nothing, and why
     inside_cell: CellResult | None = None
     outside_cell: CellResult | None = None
@@ -99,10 +99,19 @@ class DemoEvidence:
         return self.era[start:end + 1]
 
     def proposed(self, releases: list[Release]) -> SpecifierSet:
-        """The specifier of the evidence range (the declared one while the demo never worked here)."""
-        if self.lower.inside is None or self.upper.inside is None:
+        """The declared range, with each edge the evidence contradicts moved: out to the outermost pass beyond it,
+        or in to the pass after a fail it claims. An edge nothing contradicts stays (even where unproven)."""
+        if self.lower.inside is None or self.upper.inside is None or not self.declared:
             return self.demo.releases
-        return range_specifier(self.lower.inside, self.upper, releases)
+        lower = self._moved(self.lower) or self.declared[0]
+        if self.upper.kind == EdgeKind.OPEN:
+            return range_specifier(lower, None, releases)
+        return range_specifier(lower, self._moved(self.upper) or self.declared[-1], releases)
+
+    def _moved(self, edge: Edge) -> Release | None:
+        widened = not self.demo.claims(edge.inside.parsed)
+        narrowed = edge.outside is not None and self.demo.claims(edge.outside.parsed)
+        return edge.inside if widened or narrowed else None
 
     def edges(self) -> list[Edge]:
         return [self.lower, self.upper]
@@ -116,16 +125,14 @@ def short_version(release: Release) -> str:
     return release.version
 
 
-def range_specifier(lower: Release, upper: Edge, releases: list[Release]) -> SpecifierSet:
-    """>=lower, and <the release after the upper edge unless the range is open."""
+def range_specifier(lower: Release, upper: Release | None, releases: list[Release]) -> SpecifierSet:
+    """>=lower, and <the release after `upper` (none when the range is open, `upper` None)."""
     parts = [f">={short_version(lower)}"]
-    if upper.kind != EdgeKind.OPEN and upper.inside is not None:
-        later = [r for r in releases if r.parsed > upper.inside.parsed]
-        if later:
-            after = later[0]
-            major = after.parsed.major
-            whole = after.parsed.major != upper.inside.parsed.major
-            parts.append(f"<{major}" if whole else f"<{short_version(after)}")
+    later = [r for r in releases if upper is not None and r.parsed > upper.parsed]
+    if later:
+        after = later[0]
+        whole = after.parsed.major != upper.parsed.major  # the next release opens another era
+        parts.append(f"<{after.parsed.major}" if whole else f"<{short_version(after)}")
     return SpecifierSet(",".join(parts))
 
 

@@ -48,6 +48,10 @@ def plan_round(evidence: list[DemoEvidence]) -> SurveyPlan:
             if edge.inside is None:  # the demo never worked here: measure the declared edge itself
                 plan.add_probe(edge.gap[0], item.demo)
             elif edge.outside is None:
+                declared_edge = item.declared[0] if edge.side == "lower" else item.declared[-1]
+                if item.demo.claims(edge.inside.parsed) and edge.inside != declared_edge:
+                    plan.add_probe(declared_edge, item.demo)  # the declared edge itself was never measured
+                    continue
                 plan.add_probe(edge.gap[0], item.demo)  # the neighbour first: usually the declared edge holds
                 if not item.demo.claims(edge.inside.parsed) and len(edge.gap) > 1:
                     plan.add_probe(edge.gap[-1], item.demo)  # it moved already: gallop to the era's end
