@@ -149,7 +149,7 @@ def build_env(
             log(f"env on Python {interpreter.version} rejected: {exc}")
             ready.unlink(missing_ok=True)
             continue
-        _mark_ready(ready, freeze, interpreter.version)
+        _mark_ready(ready, env.freeze, interpreter.version)
         return env
     if not attempts:
         raise EnvBuildError("no interpreter to try")
