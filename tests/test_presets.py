@@ -85,9 +85,10 @@ ERAS = [  # release, resolution, constraints, canary, env, server, worker, warm 
     ("0.15.13", "latest", (), "classic", CLASSIC_ENV, None, None, WARM_CLASSIC),
     ("1.4.1", "as-released", (), "classic", CLASSIC_ENV, None, None, WARM_CLASSIC),
     ("1.4.1", "latest", (), "classic", CLASSIC_ENV, None, None, WARM_CLASSIC),
-    ("2.0.0", "latest", PINS_2_0, "modern", MODERN_ENV, ORION_SERVER, WORKER, WARM_2X),
-    ("2.9.0", "as-released", (), "modern", MODERN_ENV, ORION_SERVER, WORKER, WARM_2X),
-    ("2.9.0", "latest", PINS_2_0, "modern", MODERN_ENV, ORION_SERVER, WORKER, WARM_2X),
+    # no process work pools before 2.10 (measured: 2.9.0's `work-pool create` has no --type)
+    ("2.0.0", "latest", PINS_2_0, "modern", MODERN_ENV, ORION_SERVER, None, WARM_2X),
+    ("2.9.0", "as-released", (), "modern", MODERN_ENV, ORION_SERVER, None, WARM_2X),
+    ("2.9.0", "latest", PINS_2_0, "modern", MODERN_ENV, ORION_SERVER, None, WARM_2X),
     ("2.10.19", "latest", PINS_2_0, "modern", MODERN_ENV, SERVER, WORKER, WARM_2X),
     ("2.10.21", "latest", ("griffe<1", "anyio<4"), "modern", MODERN_ENV, SERVER, WORKER, WARM_2X),
     ("2.14.21", "as-released", (), "modern", MODERN_ENV, SERVER, WORKER, WARM_2X),

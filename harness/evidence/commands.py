@@ -15,7 +15,7 @@ from harness.evidence.rewrite import proposed_changes, rewritten, unified
 from harness.evidence.survey import survey
 from harness.evidence.verdicts import check_problems, edge_counts, evidence_rows
 from harness.plan.check import check_matrix
-from harness.plan.releases import Release, UnknownRelease, nearest
+from harness.plan.releases import Release, UnknownRelease, nearest, usable
 from harness.results.records import ResultSet
 from harness.results.store import store_for
 from harness.run.lock import state_lock
@@ -45,8 +45,7 @@ def add_evidence_commands(commands, add_resolution, add_jobs) -> None:
 
 
 def _releases(matrix: Matrix, releases: list[Release], prereleases: bool = False) -> list[Release]:
-    return [r for r in releases if not r.yanked and (prereleases or matrix.settings.prereleases
-                                                     or not r.parsed.is_prerelease)]
+    return usable(releases, prereleases or matrix.settings.prereleases)
 
 
 def find_demo(matrix: Matrix, name: str) -> Demo:

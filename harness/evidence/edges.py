@@ -217,4 +217,6 @@ def _nothing_reason(cell: CellResult) -> str:
 def catalog_evidence(matrix: Matrix, releases: list[Release], results: ResultSet,
                      resolution: str | None = None) -> list[DemoEvidence]:
     resolution = resolution or matrix.settings.resolution
+    if not releases:
+        return []
     return [demo_evidence(demo, releases, results, resolution) for demo in matrix.demos]

@@ -81,3 +81,16 @@ def edge_counts(evidence: list[DemoEvidence]) -> dict[str, int]:
             if edge.kind not in NEEDS_NO_EVIDENCE:
                 counts[edge.kind.value] += 1
     return counts
+
+
+def edge_text(edge: Edge) -> str:
+    """One edge as a reader sees it: 'from 0.6.0 (0.5.5: AttributeError: …)', 'through 1.4.1 (era boundary)'."""
+    word = "from" if edge.side == "lower" else "through"
+    if edge.inside is None:
+        return f"{word} ? ({edge_note(edge)})"
+    return f"{word} {edge.inside.version} ({edge_note(edge)})"
+
+
+def evidence_by_demo(evidence: list[DemoEvidence]) -> dict[str, str]:
+    """demo path → both edges' texts, for the reports."""
+    return {item.demo.path: f"{edge_text(item.lower)}; {edge_text(item.upper)}" for item in evidence}

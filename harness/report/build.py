@@ -74,7 +74,7 @@ def write_reports(matrix: Matrix, releases: list[Release], store: ResultStore, r
     images = draw_heatmap(matrix, releases, results, matrix.root / "images", profiles)
     page = write_html(matrix, releases, results, diff)
     written = [
-        store.write_results_json(results), write_report(matrix, results),
+        store.write_results_json(results), write_report(matrix, results, releases),
         write_junit(run_cells or list(results.cells.values()), reports / "junit.xml", matrix.settings.package),
         write_text(reports / "diff.md", summary), page, *images,
     ]

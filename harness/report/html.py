@@ -15,7 +15,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from packaging.version import Version
 
 from harness.config.model import Matrix
-from harness.plan.releases import Release, UnknownRelease
+from harness.evidence.edges import catalog_evidence
+from harness.evidence.verdicts import evidence_by_demo
+from harness.plan.releases import Release, UnknownRelease, usable
 from harness.report.order import demos_in_report_order, stories_in_report_order
 from harness.report.pick import pick
 from harness.results.diff import CHANGE_CLASSES, GATING_CLASSES, Diff
@@ -32,8 +34,10 @@ def report_data(matrix: Matrix, releases: list[Release], results: ResultSet, dif
     columns = sorted({c.release for c in cells}, key=Version)
     by_version = {r.version: r for r in releases}
     used_freezes = {c.freeze_hash for c in cells if c.freeze_hash}
+    edges = evidence_by_demo(catalog_evidence(matrix, usable(releases, matrix.settings.prereleases), results))
     rows = [{"demo": d.path, "story": d.story, "variant": d.variant, "range": str(d.releases),
-             "family": Path(d.path).parent.name, "inRange": [d.claims(Version(v)) for v in columns]}
+             "edges": edges.get(d.path, ""), "family": Path(d.path).parent.name,
+             "inRange": [d.claims(Version(v)) for v in columns]}
             for d in demos_in_report_order(matrix)]
     stories = stories_in_report_order(matrix)
     claimed = [r for r in releases if any(d.claims(r.parsed) for d in matrix.demos)]

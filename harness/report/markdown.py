@@ -7,6 +7,9 @@ from pathlib import Path
 import pandas as pd
 
 from harness.config.model import Matrix
+from harness.evidence.edges import catalog_evidence
+from harness.evidence.verdicts import evidence_by_demo
+from harness.plan.releases import Release, usable
 from harness.report.order import demos_in_report_order
 from harness.results.outcomes import GATING, RECORDED, Outcome
 from harness.results.records import CellResult, ResultSet
@@ -63,7 +66,8 @@ def line_table(matrix: Matrix, frame: pd.DataFrame, releases: list[str]) -> pd.D
     return table
 
 
-def render_markdown(matrix: Matrix, results: ResultSet) -> str:
+def render_markdown(matrix: Matrix, results: ResultSet, edges: dict[str, str] | None = None) -> str:
+    """`edges`: each demo's range evidence (evidence_by_demo), for its own section."""
     resolutions = sorted({c.resolution for c in results.cells.values()}) or [matrix.settings.resolution]
     all_cells = [c for c in results.cells.values() if c.demo in {d.path for d in matrix.demos}]
     newest = max((c.started for c in all_cells), default="")
@@ -84,10 +88,23 @@ def render_markdown(matrix: Matrix, results: ResultSet) -> str:
     out += [summary.to_markdown(index=False), ""]
     for resolution in resolutions:
         out += resolution_section(matrix, results, resolution, [c for c in all_cells if c.resolution == resolution])
+    if edges:
+        out += range_evidence_section(matrix, edges)
     legend = pd.DataFrame([{"symbol": o.symbol, "outcome": str(o), "meaning": o.meaning} for o in Outcome])
     out += ["## Legend", "", legend.to_markdown(index=False), "",
             "An empty cell: the release is inside the demo's range but was not run.", ""]
     return "\n".join(out)
+
+
+def range_evidence_section(matrix: Matrix, edges: dict[str, str]) -> list[str]:
+    """Why each range ends where it does: the pass on each edge and the recorded fail just outside it."""
+    rows = [{"demo": f"`{Path(d.path).name}`", "declared range": f"`{d.releases}`",
+             "evidence (`nox -s ranges`)": markdown_text(edges.get(d.path, ""), 260)}
+            for d in demos_in_report_order(matrix)]
+    return ["## Range evidence", "",
+            "Each edge: the release the demo passes on at that end of its range, then the recorded cell just "
+            "outside it (an era boundary or an open end needs none; `ranges --bisect` runs missing probes).", "",
+            pd.DataFrame(rows).to_markdown(index=False), ""]
 
 
 def resolution_section(matrix: Matrix, results: ResultSet, resolution: str, cells: list[CellResult]) -> list[str]:
@@ -122,19 +139,24 @@ def resolution_section(matrix: Matrix, results: ResultSet, resolution: str, cell
     return out
 
 
-def write_report(matrix: Matrix, results: ResultSet) -> Path:
+def write_report(matrix: Matrix, results: ResultSet, releases: list[Release] | None = None) -> Path:
+    """`releases`: the snapshot's, for the range evidence (none: no evidence section)."""
     path = matrix.resolve(matrix.settings.reports_dir) / "compatibility.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_markdown(matrix, results), encoding="utf-8")
-    write_family_verdicts(matrix, results)
+    edges = None
+    if releases is not None:
+        evidence = catalog_evidence(matrix, usable(releases, matrix.settings.prereleases), results)
+        edges = evidence_by_demo(evidence)
+    path.write_text(render_markdown(matrix, results, edges), encoding="utf-8")
+    write_family_verdicts(matrix, results, edges)
     return path
 
 
 VERDICT_START, VERDICT_END = "<!-- verdict:start -->", "<!-- verdict:end -->"
 
 
-def family_verdict(matrix: Matrix, results: ResultSet, family: Path) -> str:
-    """A table of the family's demos: declared range and what the recorded cells say."""
+def family_verdict(matrix: Matrix, results: ResultSet, family: Path, edges: dict[str, str] | None = None) -> str:
+    """A table of the family's demos: declared range, what the recorded cells say, and why each range ends there."""
     rows = []
     for demo in demos_in_report_order(matrix):
         if Path(demo.path).parent != family:
@@ -148,14 +170,16 @@ def family_verdict(matrix: Matrix, results: ResultSet, family: Path) -> str:
         measured = ("; ".join(f"{Outcome(o).symbol} {o}: {', '.join(v)}" for o, v in by_outcome.items())
                     or "not measured yet")
         rows.append({"story": demo.story, "variant": f"{demo.variant} (`{Path(demo.path).name}`)",
-                     "declared range": f"`{demo.releases}`", "measured": measured})
-    table = pd.DataFrame(rows, columns=["story", "variant", "declared range", "measured"])
+                     "declared range": f"`{demo.releases}`",
+                     "edges": markdown_text((edges or {}).get(demo.path, ""), 220), "measured": measured})
+    columns = ["story", "variant", "declared range", *(["edges"] if edges else []), "measured"]
+    table = pd.DataFrame(rows, columns=columns)
     return "\n".join([VERDICT_START, "",
                       "_Written by `nox -s report` from the recorded cells; do not edit this block._", "",
                       table.to_markdown(index=False), "", VERDICT_END])
 
 
-def write_family_verdicts(matrix: Matrix, results: ResultSet) -> list[Path]:
+def write_family_verdicts(matrix: Matrix, results: ResultSet, edges: dict[str, str] | None = None) -> list[Path]:
     """Refresh the verdict block of each demo family's README (the prose around it is hand-written)."""
     written = []
     for readme in sorted(matrix.resolve(matrix.settings.demos_dir).glob("*/README.md")):
@@ -165,7 +189,7 @@ def write_family_verdicts(matrix: Matrix, results: ResultSet) -> list[Path]:
         family = readme.parent.relative_to(matrix.root)
         before, rest = text.split(VERDICT_START, 1)
         after = rest.split(VERDICT_END, 1)[1]
-        readme.write_text(before + family_verdict(matrix, results, family) + after, encoding="utf-8")
+        readme.write_text(before + family_verdict(matrix, results, family, edges) + after, encoding="utf-8")
         written.append(readme)
     return written
 
