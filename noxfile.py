@@ -6,6 +6,8 @@
     nox -t 2.14.3            one release (every session is tagged with its release); -t 2.14.3 3.9.1 for two
     nox -s check | report | refresh | tests | bench
     nox -s pick -- 2.14.3
+    nox -s bisect -- DEMO    the first release where a demo's behaviour changes (--good X --bad Y, --repeat N)
+    nox -s ranges            each demo's range from the evidence (-- --bisect runs missing probes, --write, --check)
     nox -- --force           rerun cells whose inputs are unchanged (or MATRIX_FORCE=1); --no-warm, --jobs N
     nox -t majors -- --shard 2/4 [--profile majors]    one CI shard; nox -s shards -- 4 majors lists them
     nox -s report -- --merge DIR... [--baseline FILE]  merge shards' records, diff against the baseline
@@ -76,6 +78,20 @@ def pick(session: nox.Session) -> None:
     if not session.posargs:
         session.error("usage: nox -s pick -- VERSION [--json]")
     _harness(session, "pick", *session.posargs)
+
+
+@nox.session(default=False)
+def bisect(session: nox.Session) -> None:
+    """The first release where a demo's behaviour changes: nox -s bisect -- DEMO [--good X --bad Y] [--repeat N]."""
+    if not session.posargs:
+        session.error("usage: nox -s bisect -- DEMO [--good VERSION] [--bad VERSION] [--repeat N] [--any-failure]")
+    _harness(session, "bisect", *session.posargs)
+
+
+@nox.session(default=False)
+def ranges(session: nox.Session) -> None:
+    """Each demo's range as the recorded cells support it: nox -s ranges [-- --bisect] [--write] [--check]."""
+    _harness(session, "ranges", *session.posargs)
 
 
 @nox.session(default=False)
