@@ -128,6 +128,9 @@ def print_bisect(result: BisectResult) -> None:
         skipped = ", ".join(r.version for r in bisection.inside)
         print(f"\n{result.demo.path}: the change lies between {good.version} (good) and {bad.version} (bad); "
               f"these could not decide it: {skipped}")
+        if any("fails differently" in note for note in result.notes):
+            print("  (they fail, but not like the bad end: --any-failure counts any failure as bad, or choose a "
+                  "--bad that fails like them)")
     print(f"  {good.version}: {result.good_cell.outcome}")
     print(f"  {bad.version}: {result.bad_cell.outcome}: {result.bad_cell.error or '(no error line)'}")
     for note in result.notes:
