@@ -159,28 +159,31 @@ def cmd_report(path: Path, args) -> int:
 
 
 def cmd_pick(path: Path, args) -> int:
+    from harness.plan.sessions import state_interpreters
     from harness.report.pick import pick
 
     matrix, releases = check_matrix(path)
-    rows = pick(matrix, releases, store_for(matrix).load(), args.version, args.resolution)
+    rows = pick(matrix, releases, store_for(matrix).load(), args.version, args.resolution,
+                state_interpreters(matrix))
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=1))
         return 0
-    print(f"{matrix.settings.package} {args.version}: the variant of each story to show, "
-          "and the command that rehearses it in a fresh env\n")
-    table = [(r.story, r.variant, r.verdict, r.command or "-") for r in rows]
+    print(f"{matrix.settings.package} {args.version}: the variant of each story to show, the evidence for it "
+          "as released and as installed today, and the command that rehearses it in a fresh env\n")
+    headers = ("story", "variant", "as released", "installed today", "rehearse by hand")
+    table = [(r.story, r.variant, r.verdict, r.today or "-", r.command or "-") for r in rows]
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.table import Table
 
         rich_table = Table(show_lines=True)
-        for header in ("story", "variant", "verdict", "rehearse by hand"):
+        for header in headers:
             rich_table.add_column(header, overflow="fold")
         for row in table:
             rich_table.add_row(*row)
         Console().print(rich_table)
     else:
-        print(tabulate(table, headers=["story", "variant", "verdict", "rehearse by hand"]))
+        print(tabulate(table, headers=headers))
     return 0
 
 

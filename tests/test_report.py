@@ -104,16 +104,32 @@ def test_pick_prefers_measured_passes_then_declared_ranges(recorded):
     matrix, releases, store = recorded
     results = store.load()
     rows = {r.story: r for r in pick(matrix, releases, results, "3.9.1")}
-    assert (rows["etl"].variant, rows["etl"].verdict) == ("modern", "measured pass")
+    assert (rows["etl"].variant, rows["etl"].verdict, rows["etl"].kind) == ("modern", "pass on this release", "exact")
     assert rows["deploy"].variant == "modern"  # the only variant: offered, with why it did not run here
-    assert rows["deploy"].verdict == "declared, skipped here: needs a Docker engine"
+    assert (rows["deploy"].verdict, rows["deploy"].kind) == ("skipped here: needs a Docker engine", "skipped")
     rows = {r.story: r for r in pick(matrix, releases, results, "2.14.3")}
-    assert rows["etl"].verdict == "declared, not measured"
+    assert (rows["etl"].verdict, rows["etl"].kind) == ("declared only, not measured", "declared")
     assert "prefect==2.14.3" in rows["etl"].command and "--exclude-newer 2023-11-03" in rows["etl"].command
     assert "--python 3.11" in rows["etl"].command  # the era's interpreter, as the harness would choose
+    assert rows["etl"].today == "declared only, not measured"  # no latest cell, and this matrix needs no pins
     rows = {r.story: r for r in pick(matrix, releases, results, "1.4.1")}
     assert rows["etl"].variant == "classic" and "--python 3.10" in rows["etl"].command
     assert rows["deploy"].verdict == "none (no variant claims this release)"
+
+
+@pytest.mark.parametrize("version, story, variant, verdict, kind", [
+    ("2.20.5", "etl", "modern", "pass on 2.20.27, same minor line", "minor-line"),
+    ("3.0.0", "etl", "modern", "between measured 2.20.27 (pass) and 3.9.1 (pass), no recorded fail between",
+     "between"),
+    # a fail on the nearest measured release of the minor line wins over the declared range
+    ("2.20.5", "deploy", "-", "none (deploy_modern.py: timeout on 2.20.27, same minor line)", "minor-line"),
+    ("0.15.5", "etl", "-", "none (etl_classic.py: fail on 0.15.13, same minor line)", "minor-line"),
+])
+def test_pick_answers_from_the_minor_line_and_from_passes_on_both_sides(recorded, version, story, variant,
+                                                                         verdict, kind):
+    matrix, releases, store = recorded
+    row = next(r for r in pick(matrix, releases, store.load(), version) if r.story == story)
+    assert (row.variant, row.verdict, row.kind) == (variant, verdict, kind)
 
 
 def test_pick_rejects_a_release_that_does_not_exist(recorded):

@@ -153,7 +153,7 @@ def test_pick_lists_stories_in_report_order_and_prefers_open_ranges_then_the_old
     matrix, releases, results = recorded
     rows = pick(matrix, releases, results, "3.0.0")
     assert [r.story for r in rows] == ["etl", "deploy"]
-    assert (rows[0].variant, rows[0].verdict) == ("modern", "measured pass")  # 3x passes there too: a later era
+    assert (rows[0].variant, rows[0].verdict) == ("modern", "pass on this release")  # 3x passes too: a later era
     rows = pick(matrix, releases, results, "2.20.27")
-    assert (rows[1].variant, rows[1].verdict) == ("modern", "measured pass")  # 2x passes too, but ends before 3
+    assert (rows[1].variant, rows[1].verdict) == ("modern", "pass on this release")  # 2x passes too, ends before 3
     assert pick(matrix, releases, results, "2.16.0")[1].variant == "modern"  # both declared, neither measured

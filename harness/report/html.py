@@ -17,12 +17,14 @@ from packaging.version import Version
 from harness.config.model import Matrix
 from harness.evidence.edges import catalog_evidence
 from harness.evidence.verdicts import evidence_by_demo
-from harness.plan.releases import Release, UnknownRelease, usable
-from harness.report.order import demos_in_report_order, stories_in_report_order
-from harness.report.pick import pick
+from harness.plan.releases import Release, usable
+from harness.report.coverage import coverage, coverage_headers
+from harness.report.order import demos_in_report_order, reaches_newest, stories_in_report_order
+from harness.report.pick import MEASURED_FAILS, RANK
 from harness.results.diff import CHANGE_CLASSES, GATING_CLASSES, Diff
-from harness.results.outcomes import Outcome
+from harness.results.outcomes import WORKING, Outcome
 from harness.results.records import CellResult, ResultSet
+from harness.results.store import BASELINE_TAIL
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -34,14 +36,13 @@ def report_data(matrix: Matrix, releases: list[Release], results: ResultSet, dif
     columns = sorted({c.release for c in cells}, key=Version)
     by_version = {r.version: r for r in releases}
     used_freezes = {c.freeze_hash for c in cells if c.freeze_hash}
-    edges = evidence_by_demo(catalog_evidence(matrix, usable(releases, matrix.settings.prereleases), results))
+    known = usable(releases, matrix.settings.prereleases)
+    edges = evidence_by_demo(catalog_evidence(matrix, known, results))
     rows = [{"demo": d.path, "story": d.story, "variant": d.variant, "range": str(d.releases),
              "edges": edges.get(d.path, ""), "family": Path(d.path).parent.name,
              "inRange": [d.claims(Version(v)) for v in columns]}
             for d in demos_in_report_order(matrix)]
     stories = stories_in_report_order(matrix)
-    claimed = [r for r in releases if any(d.claims(r.parsed) for d in matrix.demos)]
-    picks, verdicts = customer_picks(matrix, releases, results, claimed, stories)
     return {
         "package": matrix.settings.package,
         "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -62,9 +63,8 @@ def report_data(matrix: Matrix, releases: list[Release], results: ResultSet, dif
         "symbols": {o.value: o.plain for o in Outcome},  # glyphs every font has: the legend works without colour
         "meanings": {o.value: o.meaning for o in Outcome},
         "colours": {o.value: o.colour for o in Outcome},
-        "picks": picks,
-        "verdicts": verdicts,
-        "releases": [r.version for r in claimed],
+        "pick": pick_data(matrix, known, demos_in_report_order(matrix)),
+        "coverage": {"headers": coverage_headers(), "rows": [c.row() for c in coverage(matrix, releases, results)]},
     }
 
 
@@ -73,7 +73,7 @@ def cell_data(cell: CellResult) -> dict:
     return {
         "outcome": cell.outcome, "duration": cell.duration, "python": cell.python, "resolution": cell.resolution,
         "error": cell.error, "reason": cell.reason, "freeze": cell.freeze_hash,
-        "output": cell.output_tail if cell.outcome != Outcome.PASS else cell.output_tail[-1200:],
+        "output": cell.output_tail[-(BASELINE_TAIL if cell.outcome != Outcome.PASS else 1200):],
         "attempts": cell.attempts, "runner": cell.runner, "started": cell.started[:19].replace("T", " "),
         "reused": cell.reused, "log": cell.log,
     }
@@ -92,22 +92,30 @@ def changes_data(diff: Diff | None) -> dict:
     return changes
 
 
-def customer_picks(matrix: Matrix, releases: list[Release], results: ResultSet, claimed: list[Release],
-                   stories: list[str]) -> tuple[dict, list[str]]:
-    """`pick` for every claimed release; verdict texts repeat across releases, so each is stored once."""
-    picks, verdicts = {}, []
-    for release in claimed:
-        try:
-            rows_for = pick(matrix, releases, results, release.version)
-        except UnknownRelease:
-            continue
-        entries = []
-        for p in rows_for:
-            if p.verdict not in verdicts:
-                verdicts.append(p.verdict)
-            entries.append([stories.index(p.story), p.variant, verdicts.index(p.verdict)])
-        picks[release.version] = entries
-    return picks, verdicts
+def pick_data(matrix: Matrix, known: list[Release], demos) -> dict:
+    """What the page's customer box needs to answer like `pick` (report.pick) from the cells it already holds:
+    the usable releases in order, each demo's claimed releases as index intervals, the pins of `latest`."""
+    claims = []
+    for demo in demos:
+        intervals, start = [], None
+        for index, release in enumerate(known + [None]):
+            inside = release is not None and demo.claims(release.parsed)
+            if inside and start is None:
+                start = index
+            elif not inside and start is not None:
+                intervals.append([start, index - 1])
+                start = None
+        claims.append(intervals)
+    pin_sets: list[str] = []
+    pin_of = []
+    for release in known:
+        pins = ", ".join(matrix.env_settings(release.parsed, "latest").constraints)
+        if pins not in pin_sets:
+            pin_sets.append(pins)
+        pin_of.append(pin_sets.index(pins))
+    return {"known": [r.version for r in known], "claims": claims, "open": [reaches_newest(d.releases) for d in demos],
+            "pinSets": pin_sets, "pinOf": pin_of, "working": sorted(WORKING), "fails": sorted(MEASURED_FAILS),
+            "ranks": {str(kind): rank for kind, rank in RANK.items()}, "asReleased": matrix.settings.resolution}
 
 
 def _cell_id(demo: str, release: str, resolution: str) -> str:

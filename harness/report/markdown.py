@@ -10,6 +10,7 @@ from harness.config.model import Matrix
 from harness.evidence.edges import catalog_evidence
 from harness.evidence.verdicts import evidence_by_demo
 from harness.plan.releases import Release, usable
+from harness.report.coverage import coverage, coverage_headers
 from harness.report.order import demos_in_report_order
 from harness.results.outcomes import GATING, RECORDED, Outcome
 from harness.results.records import CellResult, ResultSet
@@ -66,8 +67,9 @@ def line_table(matrix: Matrix, frame: pd.DataFrame, releases: list[str]) -> pd.D
     return table
 
 
-def render_markdown(matrix: Matrix, results: ResultSet, edges: dict[str, str] | None = None) -> str:
-    """`edges`: each demo's range evidence (evidence_by_demo), for its own section."""
+def render_markdown(matrix: Matrix, results: ResultSet, edges: dict[str, str] | None = None,
+                    coverage_rows: list | None = None) -> str:
+    """`edges`: each demo's range evidence (evidence_by_demo), for its own section; `coverage_rows`: coverage()."""
     resolutions = sorted({c.resolution for c in results.cells.values()}) or [matrix.settings.resolution]
     all_cells = [c for c in results.cells.values() if c.demo in {d.path for d in matrix.demos}]
     newest = max((c.started for c in all_cells), default="")
@@ -81,6 +83,12 @@ def render_markdown(matrix: Matrix, results: ResultSet, edges: dict[str, str] | 
         "## Summary",
         "",
     ]
+    if coverage_rows:
+        out += ["What the matrix claims, and how much of it is measured (as released): each claimed (demo, release) "
+                "pair measured on that release, covered by a measured release of its minor line, skipped here, "
+                "or declared only.", "",
+                pd.DataFrame([c.row() for c in coverage_rows], columns=coverage_headers()).to_markdown(index=False),
+                ""]
     counts = pd.Series([c.outcome for c in all_cells], dtype="object").value_counts()
     summary = pd.DataFrame(
         [{"outcome": f"{o.symbol} {o}", "cells": int(counts.get(o, 0))} for o in RECORDED]
@@ -147,7 +155,8 @@ def write_report(matrix: Matrix, results: ResultSet, releases: list[Release] | N
     if releases is not None:
         evidence = catalog_evidence(matrix, usable(releases, matrix.settings.prereleases), results)
         edges = evidence_by_demo(evidence)
-    path.write_text(render_markdown(matrix, results, edges), encoding="utf-8")
+    rows = coverage(matrix, releases, results) if releases is not None else None
+    path.write_text(render_markdown(matrix, results, edges, rows), encoding="utf-8")
     write_family_verdicts(matrix, results, edges)
     return path
 
