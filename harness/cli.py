@@ -61,6 +61,9 @@ def build_parser(environ: Environ) -> argparse.ArgumentParser:
     add_resolution_option(picker, environ)
     picker.add_argument("--json", action="store_true")
     commands.add_parser("refresh", help="update the release snapshot from the configured index")
+    init = commands.add_parser("init", help="write a starter matrix.toml for a folder of scripts, then fetch the "
+                                            "release snapshot (never overwrites a matrix)")
+    init.add_argument("folder", nargs="?", default=".", help="the folder of scripts (default: the current one)")
     add_evidence_commands(commands, lambda p: add_resolution_option(p, environ), lambda p: add_jobs_option(p, environ))
     return parser
 
@@ -193,9 +196,40 @@ def cmd_refresh(path: Path, args) -> int:
     matrix = load_matrix(path)
     started = time.monotonic()
     snapshot = matrix.resolve(matrix.settings.releases_file)
+    first = not snapshot.is_file()
     releases, new = refresh_snapshot(snapshot, matrix.settings.package)
-    print(f"{snapshot}: {len(releases)} releases of {matrix.settings.package} ({time.monotonic() - started:.1f}s); "
-          f"new since the last snapshot: {', '.join(r.version for r in new) or 'none'}")
+    print(f"{snapshot}: {len(releases)} releases of {matrix.settings.package} ({time.monotonic() - started:.1f}s)"
+          + ("; a first snapshot" if first else f"; new since the last snapshot: "
+             f"{', '.join(r.version for r in new) or 'none'}"))
+    return 0
+
+
+def cmd_init(path: Path, args) -> int:
+    """`path` is ignored unless --matrix was given: the matrix goes into the folder."""
+    from harness.config.init import starter_matrix
+
+    folder = Path(args.folder).resolve()
+    if not folder.is_dir():
+        print(f"error: {folder} is not a folder")
+        return 2
+    target = path if args.matrix else folder / "matrix.toml"
+    if target.exists():
+        print(f"error: {target} exists; init never overwrites a matrix (move it away to start again)")
+        return 2
+    text, guesses = starter_matrix(folder)
+    if not guesses:
+        print(f"error: no Python scripts under {folder}")
+        return 2
+    target.write_text(text, encoding="utf-8")
+    eras = {era: sum(g.era == era for g in guesses) for era in ("classic", "modern", "unknown")}
+    print(f"wrote {target}: {len(guesses)} demo(s) ({eras['classic']} classic, {eras['modern']} modern, "
+          f"{eras['unknown']} without an era)")
+    for g in guesses:
+        if g.calls_nothing:
+            print(f"  {g.path}: defines flows but calls none; its cell will only prove it imports")
+    cmd_refresh(target, args)
+    shown = f"python3 -m harness --matrix {target}"
+    print(f"next: {shown} check; {shown} run RELEASE...; {shown} ranges --bisect")
     return 0
 
 
@@ -208,4 +242,5 @@ COMMANDS = {
     "refresh": cmd_refresh,
     "bisect": cmd_bisect,
     "ranges": cmd_ranges,
+    "init": cmd_init,
 }

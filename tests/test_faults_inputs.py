@@ -128,11 +128,12 @@ CASES = [  # id, how the matrix goes wrong, the key the message names, what it s
      "expected an integer, 0 to 3650"),
     ("retries-negative", harness_key("retries = -1"), "harness.retries: -1", "expected an integer, 0 or more"),
     ("demos-dir-root", harness_key('demos_dir = "/"'), "harness.demos_dir: '/' is outside",
-     "expected a folder inside the matrix's folder"),
+     "expected the matrix's folder (`.`) or a folder inside it"),
     ("demos-dir-parent", harness_key('demos_dir = ".."'), "harness.demos_dir: '..' is outside",
-     "expected a folder inside the matrix's folder"),
-    ("demos-dir-itself", harness_key('demos_dir = "."'), "harness.demos_dir: '.' is the matrix's folder itself",
-     "expected a folder inside the matrix's folder"),
+     "expected the matrix's folder (`.`) or a folder inside it"),
+    ("exclude-not-a-list", harness_key('exclude = "scratch/*"'), "harness.exclude: expected a list of non-empty "
+     "strings", "got 'scratch/*'"),
+    ("cwd-unknown", harness_key('cwd = "home"'), "harness.cwd: 'home'", "expected one of: matrix, script"),
     ("reset-not-utf8", with_file("reset.py", b"x = '\xff'\n", range_table('[ranges.warm]\npreload = ["json"]\n'
                                                                            'reset = "reset.py"')),
      "ranges[0].warm.reset: reset.py does not compile", "utf-8"),

@@ -16,6 +16,8 @@ from packaging.specifiers import SpecifierSet
 
 from harness.config.options import PROFILES, RESOLUTIONS, Settings  # noqa: F401  (the model's vocabulary)
 
+HARNESS_HOME = Path(__file__).resolve().parents[2]  # the checkout the harness runs from
+
 
 class MatrixError(Exception):
     """The matrix file is invalid; `problems` lists every finding."""
@@ -90,6 +92,7 @@ class Demo:
     needs: tuple[str, ...] = ()
     xfail: tuple[Xfail, ...] = ()
     warm: bool = True  # may run forked from the env's warm runner
+    skip: str = ""  # why this script must never run (recorded as skipped with this reason)
 
     def claims(self, version) -> bool:
         return specifier_contains(self.releases, version)
@@ -173,6 +176,23 @@ class Matrix:
 
     def resolve(self, relative: str) -> Path:
         return self.root / relative
+
+    @property
+    def own(self) -> bool:
+        """This project's own matrix (beside the noxfile that declares its sessions), not another repository's."""
+        return self.root.resolve() == HARNESS_HOME and self.path.name == "matrix.toml"
+
+    def command(self, sub: str) -> str:
+        """How a reader reruns `sub` (`report`, `refresh`…) on this matrix: the nox session here, the module
+        with --matrix elsewhere (another repository has no noxfile of ours)."""
+        if self.own:
+            return f"nox -s {sub.split()[0]}" + (f" -- {sub.split(' ', 1)[1]}" if " " in sub else "")
+        return f"python3 -m harness --matrix {self.path} {sub}"
+
+    @property
+    def images_dir(self) -> Path:
+        """The picture's folder: images/ of this project (its README shows it), reports/images of any other."""
+        return self.root / "images" if self.own else self.resolve(self.settings.reports_dir) / "images"
 
     @functools.cached_property
     def version(self) -> str:

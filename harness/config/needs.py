@@ -59,6 +59,8 @@ NEEDS: dict[str, Need] = {
             ("DEMO_BUCKET_URL",),
             secret=("AWS_SECRET_ACCESS_KEY", "GOOGLE_APPLICATION_CREDENTIALS"),
         ),
+        Need("network", "needs the internet (public APIs, downloads), which runs here may not reach",
+             ("DEMO_NETWORK",)),
         Need("github", "needs access to GitHub", ("GITHUB_TOKEN",), secret=("GITHUB_TOKEN",)),
         Need("slack", "needs a real Slack workspace webhook", ("SLACK_WEBHOOK_URL",), secret=("SLACK_WEBHOOK_URL",)),
     )

@@ -59,9 +59,10 @@ SECONDS_EXPECTED = f"{_EXPECTED_IN_BOUNDS[float]}, {SECONDS}"
 FOLDER, INNER_FOLDER, FILE = "folder", "inner folder", "file"
 _PATH_EXPECTED = {
     FOLDER: "a folder, not a file",
-    INNER_FOLDER: "a folder inside the matrix's folder",
+    INNER_FOLDER: "the matrix's folder (`.`) or a folder inside it",
     FILE: "a file, not a folder",
 }
+CWDS = ("matrix", "script")
 
 
 def option(default: Any, help: str, *, choices: tuple[str, ...] | Callable[[], list[str]] | None = None,
@@ -77,8 +78,14 @@ class Settings:
     package: str = option("prefect", "the package under test (the only place it is named)")
     preset: str = option("", "built-in era settings (`harness/presets/NAME/`) whose `[[ranges]]` and `[[pins]]` "
                              "apply before this file's", choices=available_presets)
-    demos_dir: str = option("demos", "the demo scripts; each `.py` there needs a `[[demos]]` entry (`_name.py` helpers "
-                                     "are exempt)", path=INNER_FOLDER)
+    demos_dir: str = option("demos", "the demo scripts; each `.py` there needs a `[[demos]]` entry (`_name.py` "
+                                     "helpers, the state folder, virtualenvs and `exclude` are exempt)",
+                            path=INNER_FOLDER)
+    exclude: tuple = option((), "globs (relative to the matrix's folder, e.g. `\"scratch/**\"`) of scripts that are "
+                                "not demos: never declared, scanned or hashed")
+    cwd: str = option("matrix", "where a demo runs from: a scratch folder that shows the matrix's folder (`matrix`), "
+                                "or one that shows the script's own folder (`script`); what it writes stays there",
+                      choices=CWDS)
     reports_dir: str = option("reports", "where reports are written (committed)", path=FOLDER)
     state_dir: str = option(".matrix", "envs, logs and this machine's records (not committed)", path=FOLDER)
     releases_file: str = option("reports/releases.json", "the committed snapshot of the package's releases "
@@ -104,11 +111,14 @@ def declared_options() -> list[tuple[dataclasses.Field, type]]:
     return [(f, hints[f.name]) for f in dataclasses.fields(Settings)]
 
 
-_TYPE_NAMES = {str: "string", float: "number", int: "integer", bool: "boolean"}
-_EXPECTED = {str: "a string", float: "a number", int: "an integer", bool: "true or false"}
+_TYPE_NAMES = {str: "string", float: "number", int: "integer", bool: "boolean", tuple: "list of strings"}
+_EXPECTED = {str: "a string", float: "a number", int: "an integer", bool: "true or false",
+             tuple: "a list of non-empty strings"}
 
 
 def _fits(value: Any, kind: type) -> bool:
+    if kind is tuple:
+        return isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value)
     if isinstance(value, bool) and kind is not bool:
         return False
     return isinstance(value, (int, float) if kind is float else kind)
@@ -127,10 +137,15 @@ def outside(root: Path, relative: str) -> str | None:
     return None if path.is_relative_to(root) else f"{relative!r} is outside {root}"
 
 
+def outside_or_root(root: Path, relative: str) -> str | None:
+    """Like `outside`, but the matrix's folder itself is fine (a folder of scripts with the matrix among them)."""
+    return None if Path(os.path.normpath(root / relative)) == root else outside(root, relative)
+
+
 def _path_problem(kind: str, root: Path, value: str) -> str | None:
     """Why a path key's value is not what `kind` accepts; relative paths resolve in `root`, the matrix's folder."""
     path = root / value
-    if kind == INNER_FOLDER and (why := outside(root, value)):
+    if kind == INNER_FOLDER and (why := outside_or_root(root, value)):
         return why
     if kind == FILE and path.is_dir():
         return f"{value!r} is a folder"
@@ -167,13 +182,15 @@ def parse_settings(table: dict, problem: Callable[[str, str], None], root: Path)
         if why is not None:
             problem(f"harness.{spec.name}", why)
         elif spec.name in table:
-            values[spec.name] = value
+            values[spec.name] = tuple(value) if kind is tuple else value
     return Settings(**values)
 
 
 def _default_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(f'"{v}"' for v in value) + "]"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return f'"{value}"' if isinstance(value, str) else str(value)

@@ -17,7 +17,8 @@ from harness.config.options import outside, parse_settings
 from harness.config.presets import preset_file, preset_files, shown
 from harness.config.ranges import parse_pins, parse_ranges, tables
 
-_DEMO_KEYS = {"path", "story", "variant", "releases", "requirements", "timeout", "python", "needs", "xfail", "warm"}
+_DEMO_KEYS = {"path", "story", "variant", "releases", "requirements", "timeout", "python", "needs", "xfail", "warm",
+              "skip"}
 _XFAIL_KEYS = {"releases", "reason"}
 _TOP_KEYS = {"harness", "ranges", "pins", "demos"}
 _PRESET_KEYS = {"ranges", "pins"}
@@ -113,6 +114,7 @@ def _parse_demo(c: Collector, i: int, table: dict) -> Demo | None:
     if not isinstance(warm, bool):
         c.add(f"{where}.warm", f"expected true or false, got {warm!r}")
         warm = True
+    skip = c.string(f"{where}.skip", table.get("skip"), required=False) or ""
     if path is None or story is None or releases is None:
         return None
     return Demo(
@@ -126,4 +128,5 @@ def _parse_demo(c: Collector, i: int, table: dict) -> Demo | None:
         needs=needs,
         xfail=tuple(xfails),
         warm=warm,
+        skip=skip,
     )

@@ -6,20 +6,26 @@ import json
 from pathlib import Path
 
 from harness.config.collect import compile_problem
+from harness.config.files import walk_files
 from harness.config.model import Matrix, MatrixError
 from harness.config.parse import load_matrix
 from harness.plan.releases import Release, SnapshotError, demo_candidates, load_snapshot, usable
 
 
+def not_demos(matrix: Matrix) -> tuple:
+    """Folders the harness itself writes, which may lie inside the demos folder: never scanned or hashed."""
+    return (matrix.resolve(matrix.settings.state_dir), matrix.resolve(matrix.settings.reports_dir))
+
+
 def undeclared_demos(matrix: Matrix) -> list[str]:
-    """Scripts under the demos folder that no entry declares (`_name.py` helpers are exempt)."""
+    """Scripts under the demos folder that no entry declares (`_name.py` helpers, `exclude` are exempt)."""
     demos_dir = matrix.resolve(matrix.settings.demos_dir)
     if not demos_dir.is_dir():
         return []
     declared = {d.path for d in matrix.demos}
     found = []
-    for path in sorted(demos_dir.rglob("*.py")):
-        if path.name.startswith("_") or "__pycache__" in path.parts:
+    for path in walk_files(demos_dir, matrix.root, matrix.settings.exclude, not_demos(matrix)):
+        if path.suffix != ".py" or path.name.startswith("_"):
             continue
         relative = path.relative_to(matrix.root).as_posix()
         if relative not in declared:
@@ -71,7 +77,7 @@ def check_matrix(path: Path) -> tuple[Matrix, list[Release]]:
     if package and package != matrix.settings.package:
         problems.append(
             f"harness.releases_file: the snapshot lists releases of {package!r}, but harness.package is "
-            f"{matrix.settings.package!r}; run `nox -s refresh`"
+            f"{matrix.settings.package!r}; run `{matrix.command('refresh')}`"
         )
     releases = usable(snapshot, matrix.settings.prereleases)
     problems += merge_problems(matrix, releases)
@@ -81,7 +87,7 @@ def check_matrix(path: Path) -> tuple[Matrix, list[Release]]:
             problems.append(
                 f"demos[{i}] ({demo.path}).releases: {str(demo.releases)!r} matches no usable release of "
                 f"{matrix.settings.package} in {matrix.settings.releases_file}; expected a range containing at "
-                "least one release (refresh the snapshot with `nox -s refresh` if it is new)"
+                f"least one release (refresh the snapshot with `{matrix.command('refresh')}` if it is new)"
             )
             continue
         for j, entry in enumerate(demo.xfail):

@@ -91,7 +91,8 @@ class SnapshotError(Exception):
 def load_snapshot(path: Path) -> list[Release]:
     if not path.is_file():
         raise SnapshotError(
-            f"{path}: release snapshot not found; create it with `nox -s refresh` "
+            f"{path}: release snapshot not found; create it with `nox -s refresh` (another repository: "
+            "`python3 -m harness --matrix FILE refresh`) "
             "(reads the index uv/pip are configured with)"
         )
     try:

@@ -71,7 +71,7 @@ def write_reports(matrix: Matrix, releases: list[Release], store: ResultStore, r
     run_cells = list(run.cells.values())
     recorded = {c.release for c in results.cells.values() if c.resolution == matrix.settings.resolution}
     profiles = profiles_covered(matrix, releases, recorded)  # for the picture and its caption
-    images = draw_heatmap(matrix, releases, results, matrix.root / "images", profiles)
+    images = draw_heatmap(matrix, releases, results, matrix.images_dir, profiles)
     page = write_html(matrix, releases, results, diff)
     written = [
         store.write_results_json(results), write_report(matrix, results, releases),

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import __version__
+from harness.config.files import walk_files
 from harness.config.model import Demo, Matrix
 from harness.config.needs import NeedCheck
+from harness.plan.check import not_demos
 from harness.plan.interpreters import Interpreter
 from harness.plan.sessions import SessionPlan
 from harness.results.outcomes import REUSABLE
@@ -24,14 +26,17 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def support_hash(folder: Path) -> str:
+def support_hash(folder: Path, matrix: Matrix | None = None) -> str:
     """What a demo may read besides itself: helper modules (`_x.py`) and data files in its folder.
 
-    Other scripts (declared demos) and READMEs (prose, and a block the report rewrites) do not count.
+    Other scripts (declared demos) and READMEs (prose, and a block the report rewrites) do not count, nor
+    what config.files leaves out (the state folder, virtualenvs, `exclude`).
     """
     digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc" or path.name == "README.md":
+    root = matrix.root if matrix is not None else folder
+    globs = matrix.settings.exclude if matrix is not None else ()
+    for path in sorted(walk_files(folder, root, globs, not_demos(matrix) if matrix is not None else ())):
+        if path.suffix == ".pyc" or path.name == "README.md":
             continue
         if path.suffix == ".py" and not path.name.startswith("_"):
             continue
@@ -86,9 +91,11 @@ class CacheInputs:
 
 def cache_inputs(matrix: Matrix, plan: SessionPlan, spec: EnvSpec, needs: dict[str, NeedCheck]) -> CacheInputs:
     shared = env_inputs(spec, plan.candidates)
+    if matrix.settings.cwd != "matrix":  # where the demo runs from; the default adds nothing (keys stay as they were)
+        shared.append(f"cwd={matrix.settings.cwd}")
     demo_hashes = {d.path: file_hash(matrix.resolve(d.path)) for d in plan.demos}
     folders = {matrix.resolve(d.path).parent for d in plan.demos}
-    supports = {folder: support_hash(folder) for folder in folders}
+    supports = {folder: support_hash(folder, matrix) for folder in folders}
     keys = {
         d.path: cache_key(shared + demo_inputs(d, plan.release.parsed, matrix.settings.timeout, needs[d.path],
                                                demo_hashes[d.path], supports[matrix.resolve(d.path).parent]))

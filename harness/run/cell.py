@@ -35,20 +35,25 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
 
 
-def work_area(work: Path, root: Path, demo_path: str) -> tuple[Path, Path]:
+def work_area(work: Path, root: Path, demo_path: str, cwd: str = "matrix") -> tuple[Path, Path]:
     """The cell's working folder and the demo's path from it.
 
-    A cell runs as a user would run it by hand from the project (`python demos/core/x.py`),
-    but from a scratch folder of its own: the demo's top folder is linked into it, so a path
-    relative to the working folder means what it means from the project (Prefect 2.x's
-    `to_deployment` wants the flow's file below it), while anything else the demo writes
-    there stays in the scratch folder and goes with it.
+    A cell runs as a user would run it by hand, but from a scratch folder of its own. With `cwd = "matrix"`
+    the demo's top folder is linked into it, as from the project (`python demos/core/x.py`: a path relative to
+    the working folder means what it means from the project; Prefect 2.x's `to_deployment` wants the flow's
+    file below it). With `cwd = "script"` every entry of the script's own folder is linked into it, as from
+    that folder (`python x.py`). Anything the demo creates there stays in the scratch folder and goes with it.
     """
     scratch = work / "cwd"
     scratch.mkdir()
     parts = Path(demo_path).parts
     if Path(demo_path).is_absolute() or ".." in parts:  # `check` refuses these; run them from outside
         return scratch, root / demo_path
+    if cwd == "script":
+        folder = (root / demo_path).parent
+        for entry in sorted(folder.iterdir()):
+            (scratch / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
+        return scratch, scratch / parts[-1]
     (scratch / parts[0]).symlink_to(root / parts[0], target_is_directory=len(parts) > 1)
     return scratch, scratch / demo_path
 
@@ -162,7 +167,7 @@ class CellRunner:
                 work = Path(folder).resolve()  # the paths a demo sees are real ones, as os.getcwd() reports them
                 environ = self.environ(demo, need_env, work, started)
                 environ[CELL_VARIABLE] = token
-                cwd, script = work_area(work, self.matrix.root, demo.path)
+                cwd, script = work_area(work, self.matrix.root, demo.path, self.matrix.settings.cwd)
                 result = self.forked(demo, script, cwd, environ, log_path, timeout)
                 runner = "fork" if result is not None else "process"
                 if result is None:

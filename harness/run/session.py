@@ -104,7 +104,9 @@ class _Session:
         spec = env_spec(matrix, plan, self.settings)
         # needs do not depend on the env: decide them first, and build no env when nothing would run
         provided = provided_needs(self.settings)
-        self.needs: dict[str, NeedCheck] = {demo.path: check_needs(demo.needs, provided) for demo in plan.demos}
+        self.needs: dict[str, NeedCheck] = {
+            demo.path: NeedCheck(False, f"never run: {demo.skip}") if demo.skip else check_needs(demo.needs, provided)
+            for demo in plan.demos}
         inputs = cache_inputs(matrix, plan, spec, self.needs)
         self.journal = Journal(store, matrix, plan, inputs)
         recorded = {} if force else store.load(committed=False).cells
