@@ -194,7 +194,9 @@ def test_expected_seconds_from_this_release_else_the_median_elsewhere():
     baseline = dict([timed("a.py", "2.0.0", 3.0), timed("b.py", "1.0.0", 1.0), timed("b.py", "2.1.0", 9.0),
                      timed("b.py", "2.2.0", 7.0), timed("b.py", "2.0.0", 0.0)])
     demos = [Demo(name, name, "", SpecifierSet("")) for name in ("a.py", "b.py", "c.py")]
-    assert expected_seconds(baseline, demos, "2.0.0", "as-released") == {"a.py": 3.0, "b.py": 7.0, "c.py": 5.0}
+    # c.py was never timed: the median demo of the 2.x line (3, 7, 9 s) stands in for it
+    assert expected_seconds(baseline, demos, "2.0.0", "as-released") == {"a.py": 3.0, "b.py": 7.0, "c.py": 7.0}
+    assert expected_seconds({}, demos, "2.0.0", "as-released") == {}  # a first run: no estimate at all
 
 
 @pytest.mark.parametrize("result, xfail, judged", [

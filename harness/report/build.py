@@ -42,7 +42,9 @@ def build_reports(path: Path, baseline: Path | None = None, merge: list[Path] | 
     print(tabulate([(kind, counts[kind]) for kind in counts], headers=["diff against the baseline", "cells"]))
     for change in diff.of("regression")[:20]:
         print(f"REGRESSION {change.cell.demo} on {change.cell.release}: " + "; ".join(w for w in change.why if w))
-    print(f"{len(results.cells)} cells recorded, {len(run.cells)} from this run; wrote "
+    reused = sum(c.reused for c in run.cells.values())
+    print(f"{len(results.cells)} cells recorded; new since the committed results: {len(run.cells) - reused} ran, "
+          f"{reused} repeated (inputs unchanged, not run again); wrote "
           + ", ".join(_shown(p, matrix.root) for p in written))
     print(f"HTML report: {page}")
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")

@@ -18,6 +18,8 @@ from harness.results.text import markdown_text
 
 # recorded, but the demo neither gated nor worked: listed with the reason it did not run or was expected to fail
 EXCUSED = tuple(o for o in RECORDED if not o.traits.gates and not o.traits.working)
+# left out of "passed N/M": the demo did not run (a missing need) or nothing was measured
+UNCOUNTED = frozenset({Outcome.SKIPPED, Outcome.INTERRUPTED, Outcome.INFRA_ERROR})
 
 
 def _version_key(version: str):
@@ -50,7 +52,7 @@ def line_table(matrix: Matrix, frame: pd.DataFrame, releases: list[str]) -> pd.D
                 row[release] = Outcome.NOT_RUN.symbol if not demo.claims(_version_key(release)) else ""
                 continue
             row[release] = Outcome(outcome).symbol
-            measured += 1
+            measured += outcome not in UNCOUNTED
             passed += outcome == Outcome.PASS
         if measured == 0 and not any(demo.claims(_version_key(r)) for r in releases):
             continue  # this line is outside the demo's range entirely
@@ -60,7 +62,7 @@ def line_table(matrix: Matrix, frame: pd.DataFrame, releases: list[str]) -> pd.D
     if not table.empty:
         totals = {"story": "**passed**", "variant": ""}
         for release in releases:
-            column = frame[frame.release == release]
+            column = frame[(frame.release == release) & ~frame.outcome.isin([str(o) for o in UNCOUNTED])]
             totals[release] = f"{int((column.outcome == Outcome.PASS.value).sum())}/{len(column)}"
         totals["passed"] = ""
         table = pd.concat([table, pd.DataFrame([totals])], ignore_index=True)

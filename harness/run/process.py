@@ -161,20 +161,26 @@ _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrup
                              r"|[A-Za-z_][\w.]*)(: .*)?$")
 
 
+# what a server or event loop prints while it shuts down after the demo failed: never the demo's own error
+SHUTDOWN_NOISE = re.compile(r"^(asyncio\.(exceptions\.)?)?CancelledError\b|^(anyio\.)?[\w.]*ClosedResourceError\b"
+                            r"|^KeyboardInterrupt\b|^SystemExit\b")
+
+
 def error_summary(output: str, limit: int = 300) -> str:
-    """The last exception line of a traceback, else the last non-blank line."""
+    """The last exception line of a traceback that is not shutdown noise (a server's CancelledError after the
+    demo's own error), else the last exception line, else the last non-blank line."""
     lines = [line.rstrip() for line in output.splitlines() if line.strip()]
     seen_traceback = False
-    candidate = ""
+    found = []
     for line in lines:
         if line.startswith("Traceback (most recent call last)"):
             seen_traceback = True
             continue
         if seen_traceback and not line.startswith((" ", "\t")) and _EXCEPTION_LINE.match(line):
-            candidate = line
+            found.append(line)
             seen_traceback = False
-    if not candidate and lines:
-        candidate = lines[-1].strip()
+    meaningful = [line for line in found if not SHUTDOWN_NOISE.match(line)]
+    candidate = (meaningful or found or [lines[-1].strip() if lines else ""])[-1]
     return candidate[:limit]
 
 

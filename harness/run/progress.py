@@ -10,7 +10,6 @@ from harness.results.outcomes import Outcome
 from harness.results.records import CellResult
 
 Log = Callable[[str], None]
-UNKNOWN_SECONDS = 5.0  # a demo no baseline has timed
 
 
 def format_duration(seconds: float) -> str:
@@ -20,7 +19,11 @@ def format_duration(seconds: float) -> str:
 
 def expected_seconds(baseline: dict[tuple[str, str, str], CellResult], demos: list[Demo], release: str,
                      resolution: str) -> dict[str, float]:
-    """Each demo's likely duration, from the baseline: on this release, else its median elsewhere."""
+    """Each demo's likely duration, from the baseline: on this release, else its median elsewhere, else the
+    median demo of the release's major line. Empty when nothing was ever timed (a first run: no estimate)."""
+    line = release.split(".")[0] + "."
+    typical = sorted(c.duration for c in baseline.values() if c.release.startswith(line) and c.duration)
+    fallback = typical[len(typical) // 2] if typical else None
     expected = {}
     for demo in demos:
         here = baseline.get((demo.path, release, resolution))
@@ -28,15 +31,21 @@ def expected_seconds(baseline: dict[tuple[str, str, str], CellResult], demos: li
             expected[demo.path] = here.duration
             continue
         others = sorted(c.duration for c in baseline.values() if c.demo == demo.path and c.duration)
-        expected[demo.path] = others[len(others) // 2] if others else UNKNOWN_SECONDS
+        guess = others[len(others) // 2] if others else fallback
+        if guess is None:
+            return {}
+        expected[demo.path] = guess
     return expected
 
 
-def cell_line(number: int, total: int, cell: CellResult, seconds_left: float | None) -> str:
+def cell_line(number: int, total: int, cell: CellResult, seconds_left: float | None, first_run: bool = False) -> str:
     """`[i/N] demo on X: outcome (time) — detail · about T left`; no estimate once nothing timed is left."""
     detail = f" — {cell.error or cell.reason}" if cell.outcome != Outcome.PASS else ""
     timing = "reused: inputs unchanged" if cell.reused else f"{cell.duration:.1f}s"
-    eta = f" · about {format_duration(seconds_left)} left" if seconds_left is not None else ""
+    if seconds_left is None:
+        eta = " · first run here: no estimate yet" if first_run and number < total else ""
+    else:
+        eta = f" · about {format_duration(seconds_left)} left"
     return f"[{number}/{total}] {cell.demo} on {cell.release}: {cell.outcome} ({timing}){detail}{eta}"
 
 
@@ -46,11 +55,13 @@ class Progress:
     The estimate is the expected time of the cells not yet done, shared by `jobs` at a time.
     """
 
-    def __init__(self, total: int, expected: dict[str, float], jobs: int, log: Log):
+    def __init__(self, total: int, expected: dict[str, float], jobs: int, log: Log, estimate: bool = True):
+        """`estimate`: False when nothing will run (no env): no line says anything about time left."""
         self.total = total
         self.jobs = jobs
         self.log = log
         self._remaining = dict(expected)
+        self._first_run = estimate and not expected
         self._done = 0
         self._lock = threading.Lock()
 
@@ -61,4 +72,4 @@ class Progress:
         with self._lock:
             self._remaining.pop(cell.demo, None)
             self._done += 1
-            self.log(cell_line(self._done, self.total, cell, self.seconds_left()))
+            self.log(cell_line(self._done, self.total, cell, self.seconds_left(), self._first_run))

@@ -160,7 +160,8 @@ class _Session:
 
     def run_cells(self, built: SessionEnv, runner: CellRunner | None) -> list[CellResult]:
         """Every demo's cell, in the plan's order; several at once on a built env, longest first."""
-        progress = Progress(len(self.plan.demos), self.expected if built.env is not None else {}, self.jobs, self.log)
+        built_env = built.env is not None
+        progress = Progress(len(self.plan.demos), self.expected if built_env else {}, self.jobs, self.log, built_env)
 
         def run_one(demo: Demo) -> CellResult | None:
             cell = self.cell(demo, built, runner)
