@@ -227,7 +227,11 @@ def cmd_init(path: Path, args) -> int:
     for g in guesses:
         if g.calls_nothing:
             print(f"  {g.path}: defines flows but calls none; its cell will only prove it imports")
-    cmd_refresh(target, args)
+    snapshot = target.parent / "reports" / "releases.json"
+    if snapshot.is_file():
+        print(f"{snapshot}: kept as it is (`refresh` updates it)")
+    else:
+        cmd_refresh(target, args)
     shown = f"python3 -m harness --matrix {target}"
     print(f"next: {shown} check; {shown} run RELEASE...; {shown} ranges --bisect")
     return 0
