@@ -147,6 +147,18 @@ class EnvSettings:
     server: ServerConfig | None = None
     worker: WorkerConfig | None = None
     warm: WarmConfig | None = None
+    needs: dict[str, dict[str, str]] = field(default_factory=dict)  # need → the era's variables when it is enabled
+
+    def need_variables(self, needs: tuple[str, ...], enabled: dict[str, str]) -> dict[str, str]:
+        """The era's own settings for the demo's enabled needs, filled from the need's variables."""
+        found = {}
+        for name in needs:
+            for var, template in self.needs.get(name, {}).items():
+                try:
+                    found[var] = template.format(**enabled)
+                except KeyError:  # a variable the template names is not set: the need's own check says so
+                    continue
+        return found
 
 
 def _service(config: type, what: str, keys: dict[str, Any], ranges: list[ReleaseRange]):
@@ -235,6 +247,7 @@ class Matrix:
             server=server,
             worker=worker,
             warm=WarmConfig(**warm) if warm.get("preload") else None,
+            needs=dict(keys.get("needs", {})),
         )
 
     def demos_for(self, version) -> list[Demo]:

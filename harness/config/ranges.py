@@ -6,6 +6,7 @@ rule (Matrix.env_settings): a later matching range overrides the keys it sets.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from packaging.requirements import Requirement
@@ -13,9 +14,11 @@ from packaging.utils import canonicalize_name
 
 from harness.config.collect import Collector, compile_problem, read_utf8
 from harness.config.model import MatrixError, Pin, ReleaseRange
+from harness.config.needs import NEEDS
 from harness.config.templates import TEMPLATE_NAMES, template_problem
 
-_RANGE_KEYS = {"releases", "constraints", "requirements", "python", "env", "canary", "server", "worker", "warm"}
+_RANGE_KEYS = {"releases", "constraints", "requirements", "python", "env", "canary", "server", "worker", "warm",
+               "needs"}
 _PIN_KEYS = {"releases", "constraints", "why"}
 _WARM_KEYS = {"preload", "reset", "commands"}
 _SERVER_KEYS = {"command", "env", "url", "health", "export", "timeout"}
@@ -58,6 +61,8 @@ def _parse_range(c: Collector, i: int, table: dict) -> ReleaseRange | None:
         if canary is not None and (problem := compile_problem(canary)):
             c.add(f"{where}.canary", f"{canary.name} {problem}")
         sets["canary"] = str(canary) if canary else None
+    if "needs" in table:
+        sets["needs"] = _parse_needs_env(c, f"{where}.needs", table["needs"])
     for key, parse in (("server", _parse_server), ("worker", _parse_worker), ("warm", _parse_warm)):
         if key in table:
             sets[key] = parse(c, f"{where}.{key}", table[key])
@@ -110,6 +115,32 @@ def _env_table(c: Collector, where: str, env: Any, key: str) -> dict[str, str]:
     for name, value in env.items():
         _templates(c, f"{where}.{name}", [value], key)
     return dict(env)
+
+
+def _parse_needs_env(c: Collector, where: str, value: Any) -> dict[str, dict[str, str]]:
+    """[ranges.needs.NAME]: the era's own settings for an enabled need, e.g. a 1.x backend's
+    PREFECT__SERVER__ENDPOINT = "{PREFECT1_API_URL}"; `{VAR}` may name the need's own variables only."""
+    if not isinstance(value, dict):
+        c.add(where, "expected a table of needs, e.g. [ranges.needs.prefect1-backend]")
+        return {}
+    found = {}
+    for name, table in value.items():
+        need = NEEDS.get(name)
+        if need is None or not need.enable:
+            c.add(f"{where}.{name}", "not a need enabled by variables; expected one of: "
+                  + ", ".join(sorted(n for n, x in NEEDS.items() if x.enable)))
+            continue
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            c.add(f"{where}.{name}", "expected a table of string values, e.g. { NAME = \"{VARIABLE}\" }")
+            continue
+        allowed = set(need.enable) | set(need.secret)
+        for var, template in table.items():
+            unknown = set(re.findall(r"{([^{}]*)}", template)) - allowed
+            if unknown:
+                c.add(f"{where}.{name}.{var}", f"{{{', '.join(sorted(unknown))}}} is not a variable of this need; "
+                      f"expected any of: {', '.join(sorted(allowed))}")
+        found[name] = dict(table)
+    return found
 
 
 def _command(c: Collector, where: str, value: Any, key: str) -> tuple[str, ...]:

@@ -180,6 +180,7 @@ class CellRunner:
     def environ(self, demo: Demo, need_env: dict[str, str], work: Path, started: str) -> dict[str, str]:
         """The demo's environment: isolated, plus its services' variables and the env's scripts on PATH."""
         extra = dict(need_env)
+        extra.update(self.settings.need_variables(demo.needs, need_env))  # in the era's own names
         extra.update(self.services.exports)
         if "webhook" in demo.needs and self.receiver is not None:
             extra["DEMO_WEBHOOK_URL"] = self.receiver.url_for(slug(f"{demo.path}-{started}"))
