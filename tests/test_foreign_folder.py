@@ -105,3 +105,30 @@ def test_a_foreign_folder_runs_with_init_and_the_preset_alone(tmp_path):
     report = (folder / "reports" / "compatibility.md").read_text()
     assert f"python3 -m harness --matrix {matrix} report" in report
     assert _harness(matrix, "check").returncode == 0  # the state folder inside is never scanned
+
+
+def test_a_demos_own_requirements_reach_that_demo_only(project):
+    project.demo("demos/uses_it.py", "import tabulate\nprint(tabulate.tabulate([[1]]))\n")
+    project.demo("demos/lacks_it.py", "import importlib.util, sys\n"
+                                      "sys.exit(0 if importlib.util.find_spec('tabulate') is None else 'leaked')\n")
+    project.write_matrix('''
+        [harness]
+        fallbacks = 0
+
+        [[demos]]
+        path = "demos/uses_it.py"
+        story = "a"
+        releases = "==3.9.1"
+        requirements = ["tabulate"]
+
+        [[demos]]
+        path = "demos/lacks_it.py"
+        story = "b"
+        releases = "==3.9.1"
+        ''')
+    done = project.harness("run", "3.9.1", "--no-report")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    records = [json.loads(line) for line in (project.root / ".matrix" / "results.jsonl").read_text().splitlines()]
+    assert {r["demo"]: r["outcome"] for r in records} == {"demos/uses_it.py": "pass", "demos/lacks_it.py": "pass"}
+    freeze = next(iter((project.root / ".matrix" / "freezes").glob("*.txt"))).read_text()
+    assert "tabulate" not in freeze  # the env itself never got it

@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.config.model import Demo, EnvSettings, Matrix
@@ -17,7 +18,7 @@ from harness.config.needs import secret_values
 from harness.plan.sessions import SessionPlan
 from harness.results.outcomes import Outcome
 from harness.results.records import CellResult, now_iso
-from harness.run.envs import BuiltEnv
+from harness.run.envs import BuiltEnv, EnvBuildError, EnvSpec, build_overlay
 from harness.run.guard import cell_token, sweep_cell, temp_prefix
 from harness.run.journal import Journal
 from harness.run.process import ProcessResult, classify, error_summary, isolated_environ, run_process, tail
@@ -86,6 +87,7 @@ class CellRunner:
     warm: WarmRunner | None = None  # the adopted warm runner: demos fork from it
     receiver: WebhookReceiver | None = None
     worker: BackgroundWorker | None = None
+    _overlay_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run(self, demo: Demo, need_env: dict[str, str]) -> CellResult | None:
         """The demo's cell, once what it needs is up: skipped on a Python it does not support; None when a
@@ -103,7 +105,20 @@ class CellRunner:
             return self.journal.record(demo, Outcome.SKIPPED, reason=reason, **base)
         if STOP.requested:
             return None
+        if demo.requirements:
+            try:
+                overlay = self.overlay(demo)
+            except EnvBuildError as exc:
+                return self.journal.record(demo, Outcome.ENV_ERROR, error=f"its own requirements: {exc}"[:2000],
+                                           log=self.journal.link(self.run_dir / "overlays.log"), **base)
+            need_env = {**need_env, "PYTHONPATH": str(overlay / "site")}
         return self.run_with_retries(demo, need_env, base)
+
+    def overlay(self, demo: Demo) -> Path:
+        """The demo's own requirements beside the env, built once per session for each set of them."""
+        with self._overlay_lock:
+            spec = EnvSpec(self.matrix.settings.package, self.plan.release, self.plan.resolution, self.settings, None)
+            return build_overlay(self.env, spec, demo.requirements, self.run_dir / "overlays.log")
 
     def run_with_retries(self, demo: Demo, need_env: dict[str, str], base: dict[str, str]) -> CellResult:
         log_path = self.run_dir / f"{slug(demo.path)}.log"

@@ -236,6 +236,28 @@ def run_canary(env: BuiltEnv, spec: EnvSpec, extra: dict[str, str], log_file: Pa
         raise EnvBuildError(f"canary failed: {'timed out' if result.timed_out else error_summary(result.output)}")
 
 
+def build_overlay(env: BuiltEnv, spec: EnvSpec, requirements: tuple[str, ...], log_file: Path) -> Path:
+    """A demo's own extra requirements, installed beside the env (not into it), for that demo alone: a folder
+    the demo gets on its PYTHONPATH. The env's own versions constrain it, so what they share stays as the env
+    has it. Reused while the env and the requirements are the same; raises EnvBuildError."""
+    key = hashlib.sha256("\0".join(sorted(requirements)).encode()).hexdigest()[:12]
+    overlay = env.path / "overlays" / key
+    if (overlay / "ready").is_file():
+        return overlay
+    shutil.rmtree(overlay, ignore_errors=True)
+    overlay.mkdir(parents=True)
+    (overlay.parent / f"{key}.constraints.txt").write_text("\n".join(env.freeze) + "\n")
+    install = [uv_bin(), "pip", "install", "--python", str(env.python), "--target", str(overlay / "site"),
+               *requirements, "--constraint", str(overlay.parent / f"{key}.constraints.txt")]
+    if spec.exclude_newer:
+        install += ["--exclude-newer", spec.exclude_newer]
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("a", encoding="utf-8") as log:
+        _uv(log, install, f"installing {', '.join(requirements)} for one demo")
+    (overlay / "ready").write_text("\n".join(requirements) + "\n")
+    return overlay
+
+
 def _mark_ready(ready: Path, freeze: list[str], python_version: str) -> None:
     """Whole or absent: the marker is written beside and moved in place, so a killed write leaves none."""
     written = ready.with_name(ready.name + ".tmp")

@@ -77,9 +77,8 @@ def provided_needs(settings: EnvSettings) -> set[str]:
 
 
 def env_spec(matrix: Matrix, plan: SessionPlan, settings: EnvSettings) -> EnvSpec:
-    """The env's extra requirements are the ranges' plus every claiming demo's (one env serves them all)."""
-    extra = sorted({req for demo in plan.demos for req in demo.requirements} - set(settings.requirements))
-    settings = dataclasses.replace(settings, requirements=settings.requirements + tuple(extra))
+    """The env's extra requirements are the ranges' only: a demo's own go into its overlay (envs.build_overlay),
+    so one demo's package cannot hide another demo's missing import."""
     return EnvSpec(package=matrix.settings.package, release=plan.release, resolution=plan.resolution,
                    settings=settings, canary=matrix.resolve(settings.canary) if settings.canary else None)
 
