@@ -30,6 +30,11 @@ def test_error_summary_is_the_last_exception_line():
     )
     assert error_summary(output) == "AssertionError: loaded 3 rows, expected 4"
     assert error_summary("no traceback\nexpected 4 rows, got 3\n") == "expected 4 rows, got 3"
+    # a traceback the demo expected (a flow that fails on purpose), then its own verdict on exit
+    expected_failure = ("Traceback (most recent call last):\n  File \"x.py\"\nValueError: the table is missing\n"
+                        "08:28:13 | INFO | Flow run finished in state Failed\n"
+                        "client_demo: task runs by state: {'COMPLETED': 10}, expected {'COMPLETED': 10, 'FAILED': 1}\n")
+    assert error_summary(expected_failure).startswith("client_demo: task runs by state")
     assert error_summary("") == ""
 
 

@@ -151,6 +151,26 @@ async def wait_for_logs(client, flow_run_id, needle, seconds=20):
         await asyncio.sleep(0.5)
 
 
+async def settled_task_runs(client, window_start, window_end, want, seconds=20):
+    """The task runs in the window and their counts by state, polled until they are `want` or time is up."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        task_runs = await client.read_task_runs(
+            flow_filter=by_flow_names(OK_NAME, FAIL_NAME),
+            task_run_filter=filters.TaskRunFilter(
+                start_time=filters.TaskRunFilterStartTime(
+                    after_=window_start, before_=window_end
+                )
+            ),
+        )
+        counts = {}
+        for tr in task_runs:
+            counts[tr.state.type.value] = counts.get(tr.state.type.value, 0) + 1
+        if counts == want or asyncio.get_running_loop().time() > deadline:
+            return task_runs, counts
+        await asyncio.sleep(0.5)
+
+
 async def explore(window_start, window_end):
     async with get_client() as client:
         # Flows by name: an exact list (any_) or a fragment (like_).
@@ -196,19 +216,11 @@ async def explore(window_start, window_end):
             fail("last successful run is %r" % (last_ok,))
         print("last successful run: %s" % last_ok[0].name)
 
-        # Task runs of these flows that started inside the time window.
-        task_runs = await client.read_task_runs(
-            flow_filter=by_flow_names(OK_NAME, FAIL_NAME),
-            task_run_filter=filters.TaskRunFilter(
-                start_time=filters.TaskRunFilterStartTime(
-                    after_=window_start, before_=window_end
-                )
-            ),
-        )
-        counts = {}
-        for tr in task_runs:
-            counts[tr.state.type.value] = counts.get(tr.state.type.value, 0) + 1
+        # Task runs of these flows that started inside the time window. 3.x reports
+        # task run states to the API in the background (as events), so a state may
+        # land a moment after its flow run ended: poll until they settle.
         want = {"COMPLETED": 3 * len(OK_SIZES) + 1, "FAILED": 1}
+        task_runs, counts = await settled_task_runs(client, window_start, window_end, want)
         if counts != want:
             fail("task runs in the window by state: %r, expected %r" % (counts, want))
         print("task runs in the window: %d %r" % (len(task_runs), counts))

@@ -161,6 +161,10 @@ _EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrup
                              r"|[A-Za-z_][\w.]*)(: .*)?$")
 
 
+# how a script states its own verdict on exit: `sys.exit("name: what went wrong")`
+VERDICT = re.compile(r"^[A-Za-z_][\w.-]*: \S")
+# a log record (a timestamp or a level first): printed along the way, never a verdict
+LOG_RECORD = re.compile(r"^\s*(\d{2}:\d{2}:\d{2}|\d{4}-\d{2}-\d{2}|\[|(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b)")
 # what a server or event loop prints while it shuts down after the demo failed: never the demo's own error
 SHUTDOWN_NOISE = re.compile(r"^(asyncio\.(exceptions\.)?)?CancelledError\b|^(anyio\.)?[\w.]*ClosedResourceError\b"
                             r"|^KeyboardInterrupt\b|^SystemExit\b")
@@ -181,6 +185,11 @@ def error_summary(output: str, limit: int = 300) -> str:
             seen_traceback = False
     meaningful = [line for line in found if not SHUTDOWN_NOISE.match(line)]
     candidate = (meaningful or found or [lines[-1].strip() if lines else ""])[-1]
+    last = lines[-1].strip() if lines else ""
+    if found and last != candidate and VERDICT.match(last) and not LOG_RECORD.match(last) \
+            and not SHUTDOWN_NOISE.match(last):
+        # the demo's own verdict after a traceback it expected (sys.exit("demo: ...")): that is the failure
+        candidate = last
     return candidate[:limit]
 
 
