@@ -103,8 +103,8 @@ RERUNS = [
     ("an xfail on this release", edit_matrix(
         'story = "c"\nreleases = "==1.4.1"', 'story = "c"\nreleases = "==1.4.1"\n'
         '[[demos.xfail]]\nreleases = "==1.4.1"\nreason = "known"'), {"c.py"}),
-    ("a demo's requirement (the env serves every demo)", edit_matrix(
-        'path = "demos/b.py"', 'path = "demos/b.py"\nrequirements = ["pytz"]'), {"a.py", "b.py", "c.py"}),
+    ("a demo's requirement (its own overlay: the env and the other demos do not get it)", edit_matrix(
+        'path = "demos/b.py"', 'path = "demos/b.py"\nrequirements = ["pytz"]'), {"b.py"}),
     ("the range's constraints", edit_matrix('canary = "canary.py"', 'canary = "canary.py"\nconstraints = ["x<2"]'),
      {"a.py", "b.py", "c.py"}),
     ("the range's environment", edit_matrix("{home}/x", "{home}/y"), {"a.py", "b.py", "c.py"}),
