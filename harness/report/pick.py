@@ -23,7 +23,9 @@ from harness.report.order import demos_in_report_order, reaches_newest
 from harness.results.outcomes import WORKING, Outcome
 from harness.results.records import CellResult, ResultSet
 
-MEASURED_FAILS = frozenset({Outcome.FAIL, Outcome.TIMEOUT, Outcome.XFAIL})
+# what tells a customer the demo will not work there: it failed, or its env could not be built or served
+# (an env-error is an answer for them, above all "installed today"; range inference does not count it)
+MEASURED_FAILS = frozenset({Outcome.FAIL, Outcome.TIMEOUT, Outcome.XFAIL, Outcome.ENV_ERROR})
 
 
 class Kind(StrEnum):
