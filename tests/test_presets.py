@@ -113,7 +113,9 @@ def _code(text: str) -> str:
 def test_each_era_gets_from_the_preset_what_it_got_before(release, resolution, constraints, canary, env, server,
                                                           worker, warm):
     got = load_matrix(REPO / "matrix.toml").env_settings(release, resolution)
-    assert got.constraints == constraints and got.requirements == () and got.python is None
+    # 3.1-3.5 installed today lack importlib_metadata (measured on 3.3.7): a pin adds it under `latest` only
+    added = ("importlib_metadata",) if resolution == "latest" and "3.1" <= release[:3] < "3.6" else ()
+    assert got.constraints == constraints and got.requirements == added and got.python is None
     assert got.env == env
     assert Path(got.canary) == PRESET / f"canary_{canary}.py"
     assert got.server == server and got.worker == worker

@@ -123,6 +123,7 @@ class Pin:
     releases: SpecifierSet
     by_package: tuple[tuple[str, tuple[str, ...]], ...]  # a later matching pin overrides the packages it names
     why: str
+    requirements: tuple[str, ...] = ()  # packages today's install no longer pulls in by itself, added under `latest`
 
 
 def merge_keys(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
@@ -226,6 +227,19 @@ class Matrix:
                 by_package.update(pin.by_package)
         return tuple(c for constraints in by_package.values() for c in constraints)
 
+    def pinned_requirements(self, version) -> tuple[str, ...]:
+        """What every pin matching `version` adds under `latest` (a dependency today's releases stopped bringing)."""
+        found: list[str] = []
+        for pin in self.pins:
+            if specifier_contains(pin.releases, version):
+                found += [r for r in pin.requirements if r not in found]
+        return tuple(found)
+
+    def today_text(self, version) -> str:
+        """What a customer installing `version` today needs besides `pip install`: ', with A pinned, B added'."""
+        pins, added = self.pinned(version), self.pinned_requirements(version)
+        return (f", with {', '.join(pins)} pinned" if pins else "") + (f", {', '.join(added)} added" if added else "")
+
     def env_settings(self, version, resolution: str) -> EnvSettings:
         """Raises MatrixError when the merged ranges leave a server or worker without a command."""
         ranges = self.matching_ranges(version)
@@ -240,7 +254,8 @@ class Matrix:
             raise MatrixError(self.path, [f"releases {version}: {exc}"]) from None
         return EnvSettings(
             constraints=tuple(keys.get("constraints", ())) + (self.pinned(version) if resolution == "latest" else ()),
-            requirements=tuple(keys.get("requirements", ())),
+            requirements=tuple(keys.get("requirements", ()))
+            + (self.pinned_requirements(version) if resolution == "latest" else ()),
             python=keys.get("python"),
             env=dict(keys.get("env", {})),
             canary=keys.get("canary"),

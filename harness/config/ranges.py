@@ -19,7 +19,7 @@ from harness.config.templates import TEMPLATE_NAMES, template_problem
 
 _RANGE_KEYS = {"releases", "constraints", "requirements", "python", "env", "canary", "server", "worker", "warm",
                "needs"}
-_PIN_KEYS = {"releases", "constraints", "why"}
+_PIN_KEYS = {"releases", "constraints", "requirements", "why"}
 _WARM_KEYS = {"preload", "reset", "commands"}
 _SERVER_KEYS = {"command", "env", "url", "health", "export", "timeout"}
 _WORKER_KEYS = {"command", "setup", "env", "ready", "timeout"}
@@ -79,17 +79,19 @@ def _parse_pin(c: Collector, i: int, table: dict) -> Pin | None:
     where = f"pins[{i}]"
     c.unknown_keys(where, table, _PIN_KEYS)
     releases = c.specifier(f"{where}.releases", table.get("releases"))
-    constraints = c.requirements(f"{where}.constraints", table.get("constraints"))
-    if not constraints:
-        c.add(f"{where}.constraints", "expected a non-empty list of constraints such as \"pydantic<2\"")
+    constraints = c.requirements(f"{where}.constraints", table.get("constraints", []))
+    added = c.requirements(f"{where}.requirements", table.get("requirements", []))
+    if not constraints and not added:
+        c.add(f"{where}.constraints", "expected a non-empty list of constraints such as \"pydantic<2\" "
+                                      "(or of requirements to add, such as \"importlib_metadata\")")
     why = c.string(f"{where}.why", table.get("why"))
-    if releases is None or why is None or not constraints:
+    if releases is None or why is None or not (constraints or added):
         return None
     by_package: dict[str, tuple[str, ...]] = {}
     for item in constraints:
         name = canonicalize_name(Requirement(item).name)
         by_package[name] = by_package.get(name, ()) + (item,)
-    return Pin(releases=releases, by_package=tuple(by_package.items()), why=why)
+    return Pin(releases=releases, by_package=tuple(by_package.items()), why=why, requirements=tuple(added))
 
 
 def _table(c: Collector, where: str, value: Any, allowed: set[str]) -> dict | None:

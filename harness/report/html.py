@@ -109,7 +109,7 @@ def pick_data(matrix: Matrix, known: list[Release], demos) -> dict:
     pin_sets: list[str] = []
     pin_of = []
     for release in known:
-        pins = ", ".join(matrix.env_settings(release.parsed, "latest").constraints)
+        pins = matrix.today_text(release.parsed)
         if pins not in pin_sets:
             pin_sets.append(pins)
         pin_of.append(pin_sets.index(pins))

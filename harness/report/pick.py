@@ -124,7 +124,8 @@ def pick(matrix: Matrix, releases: list[Release], results: ResultSet, version: s
     settings = matrix.env_settings(release.parsed, resolution)
     python = _python(matrix, release, resolution, settings, interpreters)
     today = "latest" if resolution != "latest" else resolution
-    pins = list(matrix.env_settings(release.parsed, "latest").constraints)
+    pins = list(matrix.pinned(release.parsed)) + list(matrix.pinned_requirements(release.parsed))
+    needed_today = matrix.today_text(release.parsed)
     rows = []
     for story, variants in stories.items():
         found = [(a, d) for d in variants
@@ -138,7 +139,7 @@ def pick(matrix: Matrix, releases: list[Release], results: ResultSet, version: s
             rows.append(PickRow(story, "-", "-", f"none ({why})", "", best.kind, best.release))
             continue
         later = answer(demo, release, order, known, measured_cells(results, demo, today))
-        today_text = (later.text if later else "not measured") + (f", with {', '.join(pins)} pinned" if pins else "")
+        today_text = (later.text if later else "not measured") + needed_today
         rows.append(PickRow(story, demo.variant, demo.path, best.text,
                             rehearse_command(matrix, release, demo, resolution, python, settings),
                             best.kind, best.release, today_text, later.kind if later else "", pins))
