@@ -7,6 +7,7 @@
     nox -s check | report | refresh | tests | bench
     nox -s pick -- 2.14.3
     nox -s bisect -- DEMO    the first release where a demo's behaviour changes (--good X --bad Y, --repeat N)
+    nox -s init -- FOLDER    a starter matrix.toml for another folder of scripts
     nox -s ranges            each demo's range from the evidence (-- --bisect runs missing probes, --write, --check)
     nox -- --force           rerun cells whose inputs are unchanged (or MATRIX_FORCE=1); --no-warm, --jobs N
     nox -t majors -- --shard 2/4 [--profile majors]    one CI shard; nox -s shards -- 4 majors lists them
@@ -92,6 +93,16 @@ def bisect(session: nox.Session) -> None:
 def ranges(session: nox.Session) -> None:
     """Each demo's range as the recorded cells support it: nox -s ranges [-- --bisect] [--write] [--check]."""
     _harness(session, "ranges", *session.posargs)
+
+
+@nox.session(default=False)
+def init(session: nox.Session) -> None:
+    """A starter matrix.toml for another folder of scripts: nox -s init -- FOLDER (never overwrites one)."""
+    if not session.posargs:
+        session.error("usage: nox -s init -- FOLDER")
+    code = cli.main(["init", *session.posargs], ENVIRON)  # no --matrix: the new matrix goes into FOLDER
+    if code:
+        session.error(f"`python -m harness init` exited {code}")
 
 
 @nox.session(default=False)
