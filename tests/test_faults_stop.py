@@ -480,13 +480,21 @@ def test_the_state_folder_is_one_runs_own_shared_by_its_processes_and_freed_when
         assert [p.name for p in (state / "runs").iterdir()] == [f"{os.getpid()}.lock"]
 
 
+def as_from_a_terminal() -> None:
+    """Ctrl-C as a terminal delivers it: a suite started in the background by a shell without job control
+    inherits SIGINT *ignored* (bash does that to asynchronous commands), and a Python that starts with SIGINT
+    ignored never raises KeyboardInterrupt, so nox --parallel, whose stop relies on it, would not stop at all."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("parallel", [False, True], ids=["in-process", "parallel"])
 def test_nox_stops_on_one_ctrl_c_and_records_only_what_is_true(faults, parallel):
     command = [sys.executable, "-m", "nox", "-f", str(REPO / "noxfile.py"), "-t", "1.4.1"]
     command += ["--parallel", "2"] if parallel else []
     nox = subprocess.Popen(command, cwd=REPO, env=dict(os.environ, MATRIX_FILE=str(faults.matrix)),
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                           preexec_fn=as_from_a_terminal)
     STARTED.append(nox)
     wait_for(started(faults.out) + [faults.out / "worker.pid"])
     wait_recorded(faults, "demos/quick.py")
