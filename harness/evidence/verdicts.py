@@ -3,8 +3,10 @@ proofs the reports show ("from 0.6 (0.5.5: AttributeError: …)")."""
 
 from __future__ import annotations
 
-from harness.evidence.edges import NEEDS_NO_EVIDENCE, DemoEvidence, Edge, EdgeKind
-from harness.plan.releases import Release
+from harness.config.model import Matrix
+from harness.evidence.edges import NEEDS_NO_EVIDENCE, DemoEvidence, Edge, EdgeKind, catalog_evidence
+from harness.plan.releases import Release, usable
+from harness.results.records import ResultSet
 
 
 def check_problems(evidence: list[DemoEvidence], releases: list[Release]) -> list[str]:
@@ -94,3 +96,8 @@ def edge_text(edge: Edge) -> str:
 def evidence_by_demo(evidence: list[DemoEvidence]) -> dict[str, str]:
     """demo path → both edges' texts, for the reports."""
     return {item.demo.path: f"{edge_text(item.lower)}; {edge_text(item.upper)}" for item in evidence}
+
+
+def edge_texts(matrix: Matrix, releases: list[Release], results: ResultSet) -> dict[str, str]:
+    """Every demo's edge texts from the recorded cells (`releases`: the snapshot's): what every report shows."""
+    return evidence_by_demo(catalog_evidence(matrix, usable(releases, matrix.settings.prereleases), results))

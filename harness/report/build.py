@@ -14,8 +14,10 @@ from packaging.version import Version
 from tabulate import tabulate
 
 from harness.config.model import Matrix
+from harness.evidence.verdicts import edge_texts
 from harness.plan.check import check_matrix
 from harness.plan.releases import Release
+from harness.report.coverage import coverage
 from harness.report.heatmap import draw_heatmap, profiles_covered
 from harness.report.html import write_html
 from harness.report.junit import write_junit
@@ -74,9 +76,10 @@ def write_reports(matrix: Matrix, releases: list[Release], store: ResultStore, r
     recorded = {c.release for c in results.cells.values() if c.resolution == matrix.settings.resolution}
     profiles = profiles_covered(matrix, releases, recorded)  # for the picture and its caption
     images = draw_heatmap(matrix, releases, results, matrix.images_dir, profiles)
-    page = write_html(matrix, releases, results, diff)
+    edges, coverage_rows = edge_texts(matrix, releases, results), coverage(matrix, releases, results)  # both show them
+    page = write_html(matrix, releases, results, diff, edges, coverage_rows)
     written = [
-        store.write_results_json(results), write_report(matrix, results, releases),
+        store.write_results_json(results), write_report(matrix, results, releases, edges, coverage_rows),
         write_junit(run_cells or list(results.cells.values()), reports / "junit.xml", matrix.settings.package),
         write_text(reports / "diff.md", summary), page, *images,
     ]

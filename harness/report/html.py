@@ -15,8 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from packaging.version import Version
 
 from harness.config.model import Matrix
-from harness.evidence.edges import catalog_evidence
-from harness.evidence.verdicts import evidence_by_demo
+from harness.evidence.verdicts import edge_texts
 from harness.plan.releases import Release, usable
 from harness.report.coverage import coverage, coverage_headers
 from harness.report.order import demos_in_report_order, reaches_newest, stories_in_report_order
@@ -29,15 +28,17 @@ from harness.results.store import BASELINE_TAIL
 TEMPLATES = Path(__file__).with_name("templates")
 
 
-def report_data(matrix: Matrix, releases: list[Release], results: ResultSet, diff: Diff | None) -> dict:
-    """Everything the page shows, as plain JSON-able data."""
+def report_data(matrix: Matrix, releases: list[Release], results: ResultSet, diff: Diff | None,
+                edges: dict[str, str] | None = None, coverage_rows: list | None = None) -> dict:
+    """Everything the page shows, as plain JSON-able data (`edges`, `coverage_rows`: computed here when not given)."""
     demos = {d.path: d for d in matrix.demos}
     cells = [c for c in results.cells.values() if c.demo in demos]
     columns = sorted({c.release for c in cells}, key=Version)
     by_version = {r.version: r for r in releases}
     used_freezes = {c.freeze_hash for c in cells if c.freeze_hash}
     known = usable(releases, matrix.settings.prereleases)
-    edges = evidence_by_demo(catalog_evidence(matrix, known, results))
+    edges = edges if edges is not None else edge_texts(matrix, releases, results)
+    coverage_rows = coverage_rows if coverage_rows is not None else coverage(matrix, releases, results)
     rows = [{"demo": d.path, "story": d.story, "variant": d.variant, "range": str(d.releases),
              "edges": edges.get(d.path, ""), "family": Path(d.path).parent.name,
              "inRange": [d.claims(Version(v)) for v in columns]}
@@ -64,7 +65,7 @@ def report_data(matrix: Matrix, releases: list[Release], results: ResultSet, dif
         "meanings": {o.value: o.meaning for o in Outcome},
         "colours": {o.value: o.colour for o in Outcome},
         "pick": pick_data(matrix, known, demos_in_report_order(matrix)),
-        "coverage": {"headers": coverage_headers(), "rows": [c.row() for c in coverage(matrix, releases, results)]},
+        "coverage": {"headers": coverage_headers(), "rows": [c.row() for c in coverage_rows]},
     }
 
 
@@ -127,8 +128,10 @@ def render_html(data: dict) -> str:
     return env.get_template("report.html.j2").render(data=data, title=f"{data['package']} compatibility")
 
 
-def write_html(matrix: Matrix, releases: list[Release], results: ResultSet, diff: Diff | None) -> Path:
+def write_html(matrix: Matrix, releases: list[Release], results: ResultSet, diff: Diff | None,
+               edges: dict[str, str] | None = None, coverage_rows: list | None = None) -> Path:
     path = matrix.resolve(matrix.settings.reports_dir) / "index.html"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(report_data(matrix, releases, results, diff)), encoding="utf-8")
+    data = report_data(matrix, releases, results, diff, edges, coverage_rows)
+    path.write_text(render_html(data), encoding="utf-8")
     return path

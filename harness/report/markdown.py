@@ -7,9 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from harness.config.model import Matrix
-from harness.evidence.edges import catalog_evidence
-from harness.evidence.verdicts import evidence_by_demo
-from harness.plan.releases import Release, usable
+from harness.evidence.verdicts import edge_texts
+from harness.plan.releases import Release
 from harness.report.coverage import coverage, coverage_headers
 from harness.report.order import demos_in_report_order
 from harness.results.outcomes import GATING, RECORDED, Outcome
@@ -150,16 +149,16 @@ def resolution_section(matrix: Matrix, results: ResultSet, resolution: str, cell
     return out
 
 
-def write_report(matrix: Matrix, results: ResultSet, releases: list[Release] | None = None) -> Path:
-    """`releases`: the snapshot's, for the range evidence (none: no evidence section)."""
+def write_report(matrix: Matrix, results: ResultSet, releases: list[Release] | None = None,
+                 edges: dict[str, str] | None = None, coverage_rows: list | None = None) -> Path:
+    """`releases`: the snapshot's, for the range evidence and the coverage (none: neither section). `edges` and
+    `coverage_rows`, when the caller has them already (the page shows them too), are not computed again."""
     path = matrix.resolve(matrix.settings.reports_dir) / "compatibility.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    edges = None
     if releases is not None:
-        evidence = catalog_evidence(matrix, usable(releases, matrix.settings.prereleases), results)
-        edges = evidence_by_demo(evidence)
-    rows = coverage(matrix, releases, results) if releases is not None else None
-    path.write_text(render_markdown(matrix, results, edges, rows), encoding="utf-8")
+        edges = edges if edges is not None else edge_texts(matrix, releases, results)
+        coverage_rows = coverage_rows if coverage_rows is not None else coverage(matrix, releases, results)
+    path.write_text(render_markdown(matrix, results, edges, coverage_rows), encoding="utf-8")
     write_family_verdicts(matrix, results, edges)
     return path
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from harness.config.model import Demo, EnvSettings, Matrix
 from harness.plan.interpreters import Interpreter, choose_interpreters, era_python
-from harness.plan.releases import Release, UnknownRelease, nearest
+from harness.plan.releases import Release, UnknownRelease, nearest, usable
 from harness.report.order import demos_in_report_order, reaches_newest
 from harness.results.outcomes import WORKING, Outcome
 from harness.results.records import CellResult, ResultSet
@@ -112,7 +112,7 @@ def pick(matrix: Matrix, releases: list[Release], results: ResultSet, version: s
          resolution: str | None = None, interpreters: list[Interpreter] | None = None) -> list[PickRow]:
     """Per story (in report order), the variant to show on `version` and why. `releases`: the snapshot's."""
     resolution = resolution or matrix.settings.resolution
-    known = [r for r in releases if not r.yanked and (matrix.settings.prereleases or not r.parsed.is_prerelease)]
+    known = usable(releases, matrix.settings.prereleases)
     release = next((r for r in known if r.version == version), None)
     if release is None:
         raise UnknownRelease(f"{matrix.settings.package} {version} is not a usable release on the index; "
