@@ -3,4 +3,4 @@
 It never imports the package under test; it drives it in other interpreters.
 """
 
-__version__ = "0.6.0"
+__version__ = "0.7.0"

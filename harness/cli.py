@@ -26,6 +26,7 @@ from harness.plan.sessions import load_plan
 from harness.plan.shards import assign_shards
 from harness.results.outcomes import GATING, Outcome
 from harness.results.store import MergeError, StoreError, store_for
+from harness.run.database import postgres_scope
 from harness.run.lock import StateBusy, state_lock
 from harness.run.session import run_session
 from harness.run.stop import stop_on_signals
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None, environ: Environ | None = None) -> int:
         return 2
     args = build_parser(environ).parse_args(argv)
     try:
-        return run_command(matrix_path(args.matrix, environ), args.command, args)
+        with postgres_scope():  # a PostgreSQL server this command started ends with it
+            return run_command(matrix_path(args.matrix, environ), args.command, args)
     except KeyboardInterrupt:  # outside a run's own handling (planning, the report): nothing was left half done
         print("interrupted", file=sys.stderr)
         return 130
@@ -135,7 +137,8 @@ def cmd_run(path: Path, args) -> int:
             if stop.requested:
                 break
             print(f"=== session {number}/{len(sessions)}: {session.name}", flush=True)
-            cells = run_session(plan.matrix, session, log=lambda line: print(f"    {line}", flush=True),
+            cells = run_session(plan.matrix.with_backend(args.backend), session,
+                                log=lambda line: print(f"    {line}", flush=True),
                                 force=args.force, warm=not args.no_warm, jobs=args.jobs)
             bad += sum(c.outcome in GATING for c in cells)
             recorded += sum(c.outcome != Outcome.INTERRUPTED for c in cells)

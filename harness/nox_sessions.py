@@ -108,8 +108,8 @@ def _release_session(plan: Plan, session_plan: SessionPlan, environ: Environ):
         with stop_on_signals() as stop:
             owner = _watch_parallel_parent()
             try:
-                cells = run_session(matrix, session_plan, log=session.log, force=options.force,
-                                    warm=not options.no_warm, jobs=options.jobs, owner=owner)
+                cells = run_session(matrix.with_backend(options.backend), session_plan, log=session.log,
+                                    force=options.force, warm=not options.no_warm, jobs=options.jobs, owner=owner)
             except (StateBusy, StoreError) as exc:  # a busy state folder; a full disk (the message names the file)
                 session.error(str(exc))
         if stop.requested:  # nox ends the whole run: no later session starts

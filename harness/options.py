@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.config.environ import Environ
 from harness.config.model import PROFILES, RESOLUTIONS
+from harness.config.options import BACKENDS
 from harness.plan.shards import parse_shard
 
 
@@ -40,6 +41,8 @@ def add_run_options(parser: argparse.ArgumentParser, environ: Environ) -> None:
     parser.add_argument("--shard", metavar="I/N", type=_shard,
                         help="run only shard I of N of the profile's sessions (balanced by recorded durations)")
     parser.add_argument("--profile", choices=PROFILES, help="the profile to run, or to shard (default: the matrix's)")
+    parser.add_argument("--backend", choices=BACKENDS, default=environ.backend,
+                        help="the API servers' database (default: MATRIX_BACKEND, else [harness] backend)")
     add_jobs_option(parser, environ)
 
 

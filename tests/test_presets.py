@@ -30,13 +30,15 @@ ORION_SERVER = ServerConfig(
     env=(("PREFECT_HOME", "{home}/.prefect"), ("PREFECT_ORION_ANALYTICS_ENABLED", "false"),
          ("PREFECT_ORION_SERVICES_LATE_RUNS_ENABLED", "false"), ("PREFECT_ORION_SERVICES_SCHEDULER_ENABLED", "false"),
          ("PREFECT_ORION_UI_ENABLED", "false")),
-    url="http://{host}:{port}/api", health="{url}/health", export="PREFECT_API_URL", timeout=120.0)
+    url="http://{host}:{port}/api", health="{url}/health", export="PREFECT_API_URL", timeout=120.0,
+    postgres_env=(("PREFECT_ORION_DATABASE_CONNECTION_URL", "{database_url}"),))
 SERVER = ServerConfig(
     command=("prefect", "server", "start", "--host", "{host}", "--port", "{port}"),
     env=(("PREFECT_API_SERVICES_LATE_RUNS_ENABLED", "false"), ("PREFECT_API_SERVICES_SCHEDULER_ENABLED", "false"),
          ("PREFECT_HOME", "{home}/.prefect"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
          ("PREFECT_UI_ENABLED", "false")),
-    url="http://{host}:{port}/api", health="{url}/health", export="PREFECT_API_URL", timeout=120.0)
+    url="http://{host}:{port}/api", health="{url}/health", export="PREFECT_API_URL", timeout=120.0,
+    postgres_env=(("PREFECT_API_DATABASE_CONNECTION_URL", "{database_url}"),))
 WORKER_ENV = (("PREFECT_HOME", "{home}/.prefect"), ("PREFECT_WORKER_PREFETCH_SECONDS", "5"),
               ("PREFECT_WORKER_QUERY_SECONDS", "1"))
 WORKER = WorkerConfig(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from harness.config.model import RESOLUTIONS
+from harness.config.options import BACKENDS
 
 
 class EnvironError(ValueError):
@@ -25,6 +26,12 @@ def _switch(text: str) -> bool:
 
 def _resolution(text: str) -> str:
     if text not in RESOLUTIONS:
+        raise ValueError(text)
+    return text
+
+
+def _backend(text: str) -> str:
+    if text not in BACKENDS:
         raise ValueError(text)
     return text
 
@@ -59,6 +66,9 @@ class Environ:
     warm: bool = _variable(
         "MATRIX_WARM", True, _switch, expected="1 or 0", unset="1",
         meaning="0: run every demo as a fresh interpreter (no warm runner), as `-- --no-warm` does")
+    backend: str | None = _variable(
+        "MATRIX_BACKEND", None, _backend, expected=" or ".join(BACKENDS), unset="the matrix's `[harness] backend`",
+        meaning="the API servers' database (part of each cell's cache key; recorded in each cell)")
     jobs: int | None = _variable(
         "MATRIX_JOBS", None, _whole_number, expected="a whole number, 1 or more", unset="the matrix's `[harness] jobs`",
         meaning="demos of one env to run at once (`-- --jobs N` wins)")

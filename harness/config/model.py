@@ -6,6 +6,7 @@ what was expected, so a run never starts on a matrix that would lie.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class ServerConfig:
     health: str = "{url}/health"
     export: str = "API_URL"  # the variable that hands the URL to demos
     timeout: float = 120.0
+    postgres_env: tuple[tuple[str, str], ...] = ()  # with backend "postgres": the variables naming {database_url}
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,14 @@ class EnvSettings:
         return found
 
 
+def server_backend(backend: str, server: ServerConfig | None) -> str:
+    """The database an env's API server runs on: none without a server; PostgreSQL when the matrix asks for it
+    and the server says how to take a database (`postgres_env`); else the server's own file ("sqlite")."""
+    if server is None:
+        return ""
+    return "postgres" if backend == "postgres" and server.postgres_env else "sqlite"
+
+
 def _service(config: type, what: str, keys: dict[str, Any], ranges: list[ReleaseRange]):
     """A server or worker from its merged keys; the command may come from one range, the rest from others."""
     if what not in keys:
@@ -206,6 +216,12 @@ class Matrix:
     def images_dir(self) -> Path:
         """The picture's folder: images/ of this project (its README shows it), reports/images of any other."""
         return self.root / "images" if self.own else self.resolve(self.settings.reports_dir) / "images"
+
+    def with_backend(self, backend: str | None) -> Matrix:
+        """This matrix with its API servers on `backend` (MATRIX_BACKEND, --backend); itself when None."""
+        if backend is None or backend == self.settings.backend:
+            return self
+        return dataclasses.replace(self, settings=dataclasses.replace(self.settings, backend=backend))
 
     @functools.cached_property
     def version(self) -> str:

@@ -63,6 +63,7 @@ _PATH_EXPECTED = {
     FILE: "a file, not a folder",
 }
 CWDS = ("matrix", "script")
+BACKENDS = ("sqlite", "postgres")
 
 
 def option(default: Any, help: str, *, choices: tuple[str, ...] | Callable[[], list[str]] | None = None,
@@ -101,6 +102,9 @@ class Settings:
                             bounds=Bounds(0))
     retries: int = option(1, "times a failed or timed-out cell runs again at once (a pass then is `flaky`)",
                           bounds=Bounds(0))
+    backend: str = option("postgres", "the API servers' database: one PostgreSQL server for the run, a database "
+                                      "per env (`postgres`), or each server's own SQLite file (`sqlite`); "
+                                      "MATRIX_BACKEND overrides it", choices=BACKENDS)
     jobs: int = option(1, "demos of one env run at once; more only pays for demos that wait more than they "
                           "compute", bounds=Bounds(1))
 

@@ -21,7 +21,7 @@ _RANGE_KEYS = {"releases", "constraints", "requirements", "python", "env", "cana
                "needs"}
 _PIN_KEYS = {"releases", "constraints", "requirements", "why"}
 _WARM_KEYS = {"preload", "reset", "commands"}
-_SERVER_KEYS = {"command", "env", "url", "health", "export", "timeout"}
+_SERVER_KEYS = {"command", "env", "url", "health", "export", "timeout", "postgres_env"}
 _WORKER_KEYS = {"command", "setup", "env", "ready", "timeout"}
 
 
@@ -173,7 +173,13 @@ def _service_keys(c: Collector, where: str, table: dict, strings: tuple[str, ...
 
 def _parse_server(c: Collector, where: str, value: Any) -> dict[str, Any]:
     table = _table(c, where, value, _SERVER_KEYS)
-    return {} if table is None else _service_keys(c, where, table, ("url", "health", "export"), "server")
+    if table is None:
+        return {}
+    given = _service_keys(c, where, table, ("url", "health", "export"), "server")
+    if "postgres_env" in table:  # how the server takes its database when [harness] backend = "postgres"
+        given["postgres_env"] = tuple(_env_table(c, f"{where}.postgres_env", table["postgres_env"],
+                                                 "server.postgres_env").items())
+    return given
 
 
 def _parse_worker(c: Collector, where: str, value: Any) -> dict[str, Any]:

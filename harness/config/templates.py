@@ -18,6 +18,8 @@ SERVER_NAMES = ("host", "port", "url")
 # [ranges.worker]: the work pool, the server's URL, the worker's folder, the env's python
 # (through the warm runner when there is one) and harness/inenv/ (helpers that run in the env).
 WORKER_NAMES = ("pool", "url", "workdir", "python", "inenv")
+# [ranges.server] postgres_env: the env's own database on the run's PostgreSQL server (backend = "postgres").
+DATABASE_NAMES = ("database_url",)
 
 TEMPLATE_NAMES: dict[str, tuple[str, ...]] = {
     "env": ENV_NAMES,
@@ -25,6 +27,7 @@ TEMPLATE_NAMES: dict[str, tuple[str, ...]] = {
     "server.env": ENV_NAMES + SERVER_NAMES,
     "server.url": ("host", "port"),
     "server.health": SERVER_NAMES,
+    "server.postgres_env": DATABASE_NAMES,
     "worker.command": WORKER_NAMES,
     "worker.setup": WORKER_NAMES,
     "worker.env": ENV_NAMES + WORKER_NAMES,

@@ -46,6 +46,7 @@ class CellResult:
     runner: str = ""  # "fork" (a child of the env's warm runner) or "process" (a fresh interpreter)
     attempts: int = 1  # more than 1: it failed and was retried ("flaky" when a retry passed)
     matrix_version: str = ""  # hash of the matrix.toml the run used; merging refuses mixed versions
+    backend: str = ""  # the env's API server's database: "postgres", "sqlite", "" without a server (or before 0.7)
 
     def __post_init__(self):
         self.error, self.reason, self.output_tail = map(clean_text, (self.error, self.reason, self.output_tail))

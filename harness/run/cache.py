@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness import __version__
 from harness.config.files import walk_files
-from harness.config.model import Demo, Matrix
+from harness.config.model import Demo, Matrix, server_backend
 from harness.config.needs import NeedCheck
 from harness.plan.check import not_demos
 from harness.plan.interpreters import Interpreter
@@ -91,6 +91,9 @@ class CacheInputs:
 
 def cache_inputs(matrix: Matrix, plan: SessionPlan, spec: EnvSpec, needs: dict[str, NeedCheck]) -> CacheInputs:
     shared = env_inputs(spec, plan.candidates)
+    backend = server_backend(matrix.settings.backend, spec.settings.server)
+    if backend:  # the server's database: only an env with a server has one
+        shared.append(f"backend={backend}")
     if matrix.settings.cwd != "matrix":  # where the demo runs from; the default adds nothing (keys stay as they were)
         shared.append(f"cwd={matrix.settings.cwd}")
     demo_hashes = {d.path: file_hash(matrix.resolve(d.path)) for d in plan.demos}

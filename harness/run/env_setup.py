@@ -9,6 +9,7 @@ from pathlib import Path
 from harness.config.model import Matrix
 from harness.plan.interpreters import Interpreter
 from harness.results.store import ResultStore
+from harness.run.database import database_url
 from harness.run.envs import BuiltEnv, EnvBuildError, EnvSpec, build_env, run_canary
 from harness.run.services import ServiceError, Services
 from harness.run.warm_lifecycle import WarmLifecycle
@@ -25,11 +26,13 @@ class EnvSetup:
     """
 
     def __init__(self, matrix: Matrix, spec: EnvSpec, candidates: list[Interpreter], run_dir: Path, log: Log,
-                 stack: contextlib.ExitStack, warm: WarmLifecycle, store: ResultStore, bytecode_store: Path):
+                 stack: contextlib.ExitStack, warm: WarmLifecycle, store: ResultStore, bytecode_store: Path,
+                 database: tuple[bool, int | None] = (False, None)):
         self.matrix, self.spec, self.candidates = matrix, spec, candidates
         self.run_dir, self.log, self.stack = run_dir, log, stack
         self.warm, self.store, self.bytecode_store = warm, store, bytecode_store
         self.services: Services | None = None  # the current candidate's; after build(), the accepted env's
+        self.postgres, self.owner = database  # the server's database on the run's PostgreSQL; the run's owner
 
     def build(self) -> BuiltEnv:
         """Raises EnvBuildError naming why each interpreter tried was not usable."""
@@ -50,7 +53,11 @@ class EnvSetup:
         server = self.spec.settings.server
         if server is not None:
             try:
-                self.services.start_server(server)
+                url = ""
+                if self.postgres:
+                    state = self.matrix.resolve(self.matrix.settings.state_dir)
+                    url = database_url(state, self.owner, self.run_dir.name)
+                self.services.start_server(server, database_url=url)
             except ServiceError as exc:
                 raise EnvBuildError(str(exc)) from None
         if not env.reused:

@@ -20,6 +20,7 @@ class Journal:
     plan: SessionPlan
     inputs: CacheInputs
     cells: list[CellResult] = dataclasses.field(default_factory=list)  # recorded by this session, in order
+    backend: str = ""  # the database of the env's API server (config.model.server_backend)
 
     def record(self, demo: Demo, outcome: str, **fields) -> CellResult:
         """A new record of the demo on this session's release; `fields` are CellResult's."""
@@ -27,7 +28,7 @@ class Journal:
             demo=demo.path, story=demo.story, variant=demo.variant, release=self.plan.release.version,
             resolution=self.plan.resolution, outcome=outcome, demo_hash=self.inputs.demo_hashes[demo.path],
             harness_version=__version__, started=fields.pop("started", None) or now_iso(),
-            cache_key=self.inputs.keys[demo.path], matrix_version=self.matrix.version, **fields,
+            cache_key=self.inputs.keys[demo.path], matrix_version=self.matrix.version, backend=self.backend, **fields,
         )
         self.store.append(cell)
         self.cells.append(cell)

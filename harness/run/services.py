@@ -116,14 +116,17 @@ class Services:
         self.running.append(running)
         return running
 
-    def start_server(self, config: ServerConfig) -> str:
+    def start_server(self, config: ServerConfig, database_url: str = "") -> str:
+        """With `database_url` (the run's PostgreSQL, database.py) the server takes it through `postgres_env`."""
         port = str(free_port())
         url = config.url.format(host=HOST, port=port)
         values = dict(host=HOST, port=port, url=url)
         self.server_log = self.run_dir / "server.log"
         started = time.monotonic()
-        server = self._spawn("server", self._command(config.command, **values),
-                             self._environ(config.env, "server", **values), self.server_log)
+        environ = self._environ(config.env, "server", **values)
+        if database_url:
+            environ.update({name: text.format(database_url=database_url) for name, text in config.postgres_env})
+        server = self._spawn("server", self._command(config.command, **values), environ, self.server_log)
         health = config.health.format(**values)
         while time.monotonic() - started < config.timeout:
             STOP.check("the API server's start")

