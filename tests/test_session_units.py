@@ -109,6 +109,11 @@ RERUNS = [
      {"a.py", "b.py", "c.py"}),
     ("the range's environment", edit_matrix("{home}/x", "{home}/y"), {"a.py", "b.py", "c.py"}),
     ("the canary's content", write("canary.py", "print('stricter')\n"), {"a.py", "b.py", "c.py"}),
+    ("the backend, where the env has no API server", edit_matrix("[harness]", '[harness]\nbackend = "sqlite"'), set()),
+    ("the backend of an env with an API server", lambda p: (
+        edit_matrix('env = { HOME_SETTING = "{home}/x" }', 'env = { HOME_SETTING = "{home}/x" }\n'
+                    'server = { command = ["srv"], postgres_env = { DB = "{database_url}" } }')(p),
+        edit_matrix("[harness]", '[harness]\nbackend = "sqlite"')(p)), {"a.py", "b.py", "c.py"}),
 ]
 
 
