@@ -76,7 +76,7 @@ def cell_data(cell: CellResult) -> dict:
         "error": cell.error, "reason": cell.reason, "freeze": cell.freeze_hash,
         "output": "" if cell.outcome == Outcome.PASS else cell.output_tail[-BASELINE_TAIL:],  # as results.json keeps it
         "attempts": cell.attempts, "runner": cell.runner, "started": cell.started[:19].replace("T", " "),
-        "reused": cell.reused, "log": cell.log,
+        "reused": cell.reused, "log": cell.log, "backend": cell.backend,
     }
 
 

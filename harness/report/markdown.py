@@ -95,7 +95,7 @@ def render_markdown(matrix: Matrix, results: ResultSet, edges: dict[str, str] | 
     summary = pd.DataFrame(
         [{"outcome": f"{o.symbol} {o}", "cells": int(counts.get(o, 0))} for o in RECORDED]
     )
-    out += [summary.to_markdown(index=False), ""]
+    out += [summary.to_markdown(index=False), "", backend_line(all_cells), ""]
     for resolution in resolutions:
         out += resolution_section(matrix, results, resolution, [c for c in all_cells if c.resolution == resolution])
     if edges:
@@ -104,6 +104,15 @@ def render_markdown(matrix: Matrix, results: ResultSet, edges: dict[str, str] | 
     out += ["## Legend", "", legend.to_markdown(index=False), "",
             "An empty cell: the release is inside the demo's range but was not run.", ""]
     return "\n".join(out)
+
+
+def backend_line(cells: list[CellResult]) -> str:
+    """Which database the cells' API servers ran on: a result on SQLite and one on PostgreSQL are not alike."""
+    counts = pd.Series([c.backend for c in cells if c.backend], dtype="object").value_counts()
+    found = ", ".join(f"{name} {count}" for name, count in counts.items())
+    unknown = sum(not c.backend for c in cells)
+    return (f"API servers' database (`[harness] backend`), in cells: {found or 'none recorded'}; "
+            f"{unknown} cells record none (no API server in their env, or recorded before harness 0.7).")
 
 
 def range_evidence_section(matrix: Matrix, edges: dict[str, str]) -> list[str]:
