@@ -120,5 +120,6 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def bench(session: nox.Session) -> None:
-    """Plain nox vs the harness vs the floor; writes benchmarks/RESULTS.md (options after --)."""
+    """Plain nox, a skilled nox user and the true limit vs the harness; writes benchmarks/RESULTS.md and
+    benchmarks/results.json (options after --: --rounds, --no-minors…)."""
     session.run(sys.executable, str(Path(__file__).parent / "benchmarks" / "bench.py"), *session.posargs)

@@ -1,0 +1,78 @@
+"""Timing a command: wall seconds, the peak memory of its process tree, and its CPU seconds."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+class TreeMemory:
+    """Peak total resident memory of a process and all its descendants, sampled twice a second."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak_mb, self._stop = pid, 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _tree(self) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+                children.setdefault(ppid, []).append(int(entry))
+        found, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            found.append(pid)
+            todo += children.get(pid, [])
+        return found
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            total = 0
+            for pid in self._tree():
+                try:
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                        if line.startswith("VmRSS:"):
+                            total += int(line.split()[1])
+                except OSError:
+                    pass
+            self.peak_mb = max(self.peak_mb, total / 1024)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_mb
+
+
+def timed(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, log_file: Path | None = None):
+    """Run a command; return (seconds, peak tree memory MB, exit code, output, CPU seconds).
+
+    CPU is user + system time of the whole process tree (every descendant that was waited for):
+    on N cores no schedule can finish in less than CPU / N.
+    """
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    out = log_file.open("w") if log_file else subprocess.PIPE
+    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, text=True)
+    memory = TreeMemory(proc.pid)
+    output, _ = proc.communicate()
+    seconds = time.monotonic() - started
+    peak = memory.stop()
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+    if log_file:
+        out.close()
+        output = log_file.read_text()
+    return seconds, peak, proc.returncode, output, cpu

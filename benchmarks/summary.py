@@ -1,0 +1,153 @@
+"""What a benchmark run measured, as benchmarks/RESULTS.md (for people) and benchmarks/results.json (for tools).
+
+Both are written only from `measurements` (bench.py keeps them in its scratch folder as
+it goes, so `bench.py --from-measurements FILE` can write them again without rerunning).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def spread(runs: list[dict[str, dict]]) -> list[dict]:
+    """Per cell (demo on release) over the cold runs of ours: durations, max / median, attempts; worst first."""
+    cells: dict[str, list[dict]] = {}
+    for run in runs:
+        for key, cell in run.items():
+            cells.setdefault(key, []).append(cell)
+    rows = []
+    for key, seen in cells.items():
+        durations = [c["duration"] for c in seen]
+        median = statistics.median(durations)
+        if len(seen) < 2 or median <= 0:
+            continue
+        rows.append({"cell": key, "durations": durations, "median": median, "ratio": max(durations) / median,
+                     "attempts": [c["attempts"] for c in seen], "outcomes": sorted({c["outcome"] for c in seen})})
+    return sorted(rows, key=lambda r: -r["ratio"])
+
+
+def _median(rounds: list[dict], key: str) -> float | None:
+    values = [r[key] for r in rounds if key in r]
+    return statistics.median(values) if values else None
+
+
+def figures(m: dict) -> dict:
+    """The headline numbers: medians of pair-by-pair ratios, ours over the limit, spread, re-run share."""
+    rounds = m["rounds"]
+    ours = _median(rounds, "ours")
+    cells = spread(m["cold_cells"])
+    return {
+        "ratio_plain_nox": _median([{"x": r["plain"] / r["ours"]} for r in rounds if "plain" in r], "x"),
+        "ratio_skilled_peer": statistics.median(r["skilled"] / r["ours"] for r in rounds),
+        "ours_over_limit": ours / m["limit"]["limit"],
+        "rerun_share": m["rerun"] / ours,
+        "spread_max": cells[0]["ratio"] if cells else None,
+        "minors_seconds": m.get("minors", {}).get("seconds"),
+        "ours_median_seconds": ours,
+        "skilled_median_seconds": _median(rounds, "skilled"),
+        "limit_seconds": m["limit"]["limit"],
+    }
+
+
+def commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "harness", "benchmarks", "matrix.toml", "demos"],
+                           cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return done.stdout.strip() + ("+uncommitted" if dirty else "")
+
+
+def write_json(path: Path, m: dict) -> None:
+    data = dict(figures(m), backend=m["backend"], commit=m["commit"], date=m["date"], machine=m["machine"],
+                workload=m["workload"], rounds=m["rounds"], limit=m["limit"], rerun_seconds=m["rerun"],
+                worst_cells=spread(m["cold_cells"])[:10], minors=m.get("minors"), ours_sqlite=m.get("ours_sqlite"),
+                command=m["command"])
+    path.write_text(json.dumps(data, indent=1) + "\n")
+
+
+def _number(value: float | None, spec: str) -> str:
+    return "not measured" if value is None else format(value, spec)
+
+
+def _round_rows(rounds: list[dict]) -> list[str]:
+    rows = ["| round | plain nox s | skilled peer s | ours s | skilled / ours | plain / ours | ours CPU s | "
+            "ours whole-run peak MB |", "|---|---|---|---|---|---|---|---|"]
+    for number, r in enumerate(rounds, 1):
+        plain = f"{r['plain']:.1f}" if "plain" in r else "-"
+        ratio = f"{r['plain'] / r['ours']:.1f}" if "plain" in r else "-"
+        rows.append(f"| {number} | {plain} | {r['skilled']:.1f} | {r['ours']:.1f} | {r['skilled'] / r['ours']:.2f} | "
+                    f"{ratio} | {r['ours_cpu']:.0f} | {r['tree_mb']:.0f} |")
+    return rows
+
+
+def _limit_rows(limit: dict) -> list[str]:
+    rows = ["| env | build s | import s | API server start s | longest demo s (warm) | critical path s | CPU s |",
+            "|---|---|---|---|---|---|---|"]
+    for e in limit["envs"]:
+        rows.append(f"| {e['release']} | {e['build']:.1f} | {e['import']:.1f} | {e['server']:.1f} | "
+                    f"{max(e['bodies'].values(), default=0):.1f} | {e['path']:.1f} | {e['cpu']:.1f} |")
+    return rows
+
+
+def write_markdown(path: Path, m: dict) -> None:
+    f = figures(m)
+    limit = m["limit"]
+    worst = spread(m["cold_cells"])[:8]
+    lines = [
+        "# Benchmark results", "",
+        f"Produced by `{m['command']}` (or `nox -s bench`) on {m['date']} at commit {m['commit']}; "
+        "`benchmarks/results.json` holds the same numbers for tools. Do not edit by hand.", "",
+        f"Machine: {m['machine']}.", "",
+        f"Workload: {m['workload']}. Backend of ours: `{m['backend']}`.", "",
+        "| target | measured | target |", "|---|---|---|",
+        f"| ours vs the skilled peer (median of pair-by-pair ratios) | **{f['ratio_skilled_peer']:.2f}×** | ≥ 3× |",
+        f"| ours vs plain nox | **{_number(f['ratio_plain_nox'], '.1f')}** × | ≥ 10× |",
+        f"| ours / true limit | **{f['ours_over_limit']:.2f}** | ≤ 1.3 |",
+        f"| worst cell's max / median over {len(m['cold_cells'])} cold runs | **{_number(f['spread_max'], '.2f')}** "
+        "| ≤ 1.5 |",
+        f"| no-change re-run / cold run | **{100 * f['rerun_share']:.1f} %** | ≤ 3 % |",
+    ] + ([f"| `minors` profile, as released ({m['minors']['sessions']} sessions, {m['minors']['cells']} cells) | "
+          f"**{m['minors']['seconds'] / 60:.1f} min** (exit {m['minors']['exit']}) | ≤ 15 min |"]
+         if m.get("minors") else []) + [
+        "", "## Rounds", "",
+        "Alternating, after a warm-up that filled uv's and pip's caches and the harness's bytecode store; "
+        "every run starts from fresh env folders.", "",
+    ] + _round_rows(m["rounds"]) + [
+        "", "## The true limit", "",
+        f"max(CPU of the work that cannot be skipped / cores, the longest critical path) = max({limit['cpu']:.0f} s "
+        f"/ {limit['cores']}, {limit['path_bound']:.1f} s on {limit['path_env']}) = **{limit['limit']:.1f} s**. "
+        "Each env measured alone: a build from the warm cache, one `import prefect`, its API server's start "
+        "(with its database), and every demo's body once in a warm process "
+        f"({limit['counted']} bodies; a demo that does not pass there is left out, so the limit is, if anything, "
+        "low).", "",
+    ] + _limit_rows(limit) + [
+        "", f"## Spread: each cell over {len(m['cold_cells'])} cold runs of ours", "",
+        "| cell | durations s | max / median | attempts |", "|---|---|---|---|",
+    ] + [f"| {w['cell']} | {', '.join(f'{d:.1f}' for d in w['durations'])} | {w['ratio']:.2f} | "
+         f"{', '.join(map(str, w['attempts']))} |" for w in worst] + [
+        "", "## Other measures", "", "| measure | value |", "|---|---|",
+        f"| re-run with nothing changed (median of 3) | {m['rerun']:.2f} s |",
+    ] + ([f"| `nox -l` (median of 5) | {m['small']['nox_l']:.2f} s |",
+          f"| planning the `all` profile ({m['small']['sessions_all']} sessions, median of 5) | "
+          f"{m['small']['plan_all']:.3f} s |"] if m.get("small") else []) + (
+        [f"| ours on `sqlite` (MATRIX_BACKEND=sqlite), once | {m['ours_sqlite']['seconds']:.1f} s "
+          f"(exit {m['ours_sqlite']['exit']}) |"] if m.get("ours_sqlite") else []) + [
+        f"| ours CPU (median) | {_median(m['rounds'], 'ours_cpu'):.0f} s; skilled peer "
+        f"{_median(m['rounds'], 'skilled_cpu'):.0f} s; plain nox {_number(_median(m['rounds'], 'plain_cpu'), '.0f')} s |",
+        "",
+        "Exit codes (0: every cell passed): " + ", ".join(
+            f"round {i}: " + ", ".join(f"{k[:-5]} {v}" for k, v in r.items() if k.endswith("_exit"))
+            for i, r in enumerate(m["rounds"], 1)),
+        "",
+    ]
+    path.write_text("\n".join(lines))
+
+
+def stamp() -> dict:
+    return {"date": time.strftime("%Y-%m-%d"), "commit": commit(), "cores": os.cpu_count()}
