@@ -139,7 +139,8 @@ def write_markdown(path: Path, m: dict) -> None:
         [f"| ours on `sqlite` (MATRIX_BACKEND=sqlite), once | {m['ours_sqlite']['seconds']:.1f} s "
           f"(exit {m['ours_sqlite']['exit']}) |"] if m.get("ours_sqlite") else []) + [
         f"| ours CPU (median) | {_median(m['rounds'], 'ours_cpu'):.0f} s; skilled peer "
-        f"{_median(m['rounds'], 'skilled_cpu'):.0f} s; plain nox {_number(_median(m['rounds'], 'plain_cpu'), '.0f')} s |",
+        f"{_median(m['rounds'], 'skilled_cpu'):.0f} s; plain nox "
+        f"{_number(_median(m['rounds'], 'plain_cpu'), '.0f')} s |",
         "",
         "Exit codes (0: every cell passed): " + ", ".join(
             f"round {i}: " + ", ".join(f"{k[:-5]} {v}" for k, v in r.items() if k.endswith("_exit"))
