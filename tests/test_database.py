@@ -48,6 +48,12 @@ def test_one_server_per_run_a_fresh_database_per_env_and_the_scope_stops_it(tmp_
         url = database.database_url(tmp_path, None, "release-3.9.1-py3.13")
         assert url == f"postgresql+asyncpg://postgres@127.0.0.1:{first.port}/release_3_9_1_py3_13"
         assert database.database_url(tmp_path, None, "release-3.9.1-py3.13") == url  # dropped and made again
+        blocker = subprocess.Popen([str(Path(first.bin) / "psql"), "-h", "127.0.0.1", "-p", str(first.port), "-U",
+                                    "postgres", "-d", "release_3_9_1_py3_13", "-c", "select pg_sleep(30)"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)  # a client still connected (a rejected candidate's server) does not stop a new one
+        assert database.database_url(tmp_path, None, "release-3.9.1-py3.13") == url
+        blocker.wait(10)
         started = _postgres_pids() - before
         assert started
         postmaster = int(Path(first.folder, "data", "postmaster.pid").read_text().split()[0])

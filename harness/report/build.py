@@ -22,6 +22,7 @@ from harness.report.heatmap import draw_heatmap, profiles_covered
 from harness.report.html import write_html
 from harness.report.junit import write_junit
 from harness.report.markdown import write_report
+from harness.report.unchanged import inputs_digest, remember, unchanged
 from harness.results.diff import Diff, diff_runs, summary_markdown
 from harness.results.outcomes import RECORDED
 from harness.results.records import ResultSet
@@ -38,7 +39,12 @@ def build_reports(path: Path, baseline: Path | None = None, merge: list[Path] | 
     run, results = load_records(matrix, store, merge)
     diff = diff_runs(matrix, before, run)
     summary = summary_markdown(diff)
-    written, page = write_reports(matrix, releases, store, results, run, diff, summary)
+    inputs = inputs_digest(matrix, releases, results, run, summary)
+    if unchanged(matrix, inputs):
+        written, page = [], matrix.resolve(matrix.settings.reports_dir) / "index.html"
+    else:
+        written, page = write_reports(matrix, releases, store, results, run, diff, summary)
+        remember(matrix, inputs)
     print_line_summary(results)
     counts = diff.counts()
     print(tabulate([(kind, counts[kind]) for kind in counts], headers=["diff against the baseline", "cells"]))
@@ -46,8 +52,9 @@ def build_reports(path: Path, baseline: Path | None = None, merge: list[Path] | 
         print(f"REGRESSION {change.cell.demo} on {change.cell.release}: " + "; ".join(w for w in change.why if w))
     reused = sum(c.reused for c in run.cells.values())
     print(f"{len(results.cells)} cells recorded; new since the committed results: {len(run.cells) - reused} ran, "
-          f"{reused} repeated (inputs unchanged, not run again); wrote "
-          + ", ".join(_shown(p, matrix.root) for p in written))
+          f"{reused} repeated (inputs unchanged, not run again); "
+          + ("wrote " + ", ".join(_shown(p, matrix.root) for p in written) if written else
+             "the reports on disk already show exactly this (nothing written)"))
     print(f"HTML report: {page}")
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:

@@ -209,7 +209,7 @@ def database_url(state: Path, owner: int | None, name: str) -> str:
     running = run_postgres(state, owner)
     database = re.sub(r"[^a-z0-9_]", "_", name.lower())[:60]
     common = ["-h", HOST, "-p", str(running.port), "-U", SUPERUSER]
-    _run([str(Path(running.bin) / "dropdb"), *common, "--if-exists", database], None, "dropdb")
+    _run([str(Path(running.bin) / "dropdb"), *common, "--if-exists", "--force", database], None, "dropdb")
     _run([str(Path(running.bin) / "createdb"), *common, database], None, "createdb")
     return running.url(database)
 

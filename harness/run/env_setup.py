@@ -56,7 +56,8 @@ class EnvSetup:
                 url = ""
                 if self.postgres:
                     state = self.matrix.resolve(self.matrix.settings.state_dir)
-                    url = database_url(state, self.owner, self.run_dir.name)
+                    # a database per candidate: a rejected one's server may not have let go of its own yet
+                    url = database_url(state, self.owner, f"{self.run_dir.name}-on-py{env.minor}")
                 self.services.start_server(server, database_url=url)
             except ServiceError as exc:
                 raise EnvBuildError(str(exc)) from None
