@@ -152,6 +152,7 @@ def demos(session, release, constraints, demos, server, worker):
         port = _free_port()
         api = "http://127.0.0.1:%d/api" % port
         home = os.path.join(base, "server")
+        os.makedirs(home)
         env = dict(os.environ, **_fill(server["env"], home=home, tmp=home, storage=home, host="127.0.0.1",
                                        port=port, url=api))
         command = [w.format(host="127.0.0.1", port=port) for w in server["command"]]
@@ -159,6 +160,7 @@ def demos(session, release, constraints, demos, server, worker):
                                            start_new_session=True))
         _wait_healthy(api)
         if worker and "process-worker" in wants:
+            os.makedirs(os.path.join(base, "worker"))
             wenv = dict(os.environ, PREFECT_API_URL=api,
                         **_fill(worker["env"], home=os.path.join(base, "worker"), tmp=base, storage=base))
             session.run("prefect", "work-pool", "create", "peer-pool", "--type", "process", env=wenv, silent=True)
