@@ -177,7 +177,9 @@ def write_outputs(args, measured: dict) -> None:
 def main(argv=None) -> int:
     args = parse(argv)
     if args.from_measurements:
-        write_outputs(args, json.loads(args.from_measurements.read_text()))
+        measured = json.loads(args.from_measurements.read_text())
+        measured["written_by"] = f"python3 benchmarks/bench.py --from-measurements {args.from_measurements.name}"
+        write_outputs(args, measured)
         return 0
     base = Path(tempfile.mkdtemp(prefix="harness-bench-"))
     logs = base / "logs"

@@ -38,21 +38,40 @@ def _median(rounds: list[dict], key: str) -> float | None:
     return statistics.median(values) if values else None
 
 
+def true_limit(m: dict) -> dict:
+    """The limit from what was measured: the CPU term is the least CPU any measured way spent on these cells
+    (the warm-process measurement starts the demos' own subprocesses, `prefect` calls and flow runs, as fresh
+    interpreters, which ours forks: so ours may have spent less), over the cores; the path term is the longest
+    env's build + import + server start + its longest demo."""
+    limit = m["limit"]
+    ours_cpu = _median(m["rounds"], "ours_cpu")
+    cpu = min(limit["cpu"], ours_cpu) if ours_cpu else limit["cpu"]
+    return {"cpu": cpu, "cpu_from": "ours" if cpu != limit["cpu"] else "the warm-process measurement",
+            "cpu_bound": cpu / limit["cores"], "path_bound": limit["path_bound"],
+            "seconds": max(cpu / limit["cores"], limit["path_bound"]),
+            "decided_by": "CPU" if cpu / limit["cores"] >= limit["path_bound"] else f"the path of {limit['path_env']}"}
+
+
 def figures(m: dict) -> dict:
     """The headline numbers: medians of pair-by-pair ratios, ours over the limit, spread, re-run share."""
     rounds = m["rounds"]
     ours = _median(rounds, "ours")
     cells = spread(m["cold_cells"])
+    limit = true_limit(m)
     return {
         "ratio_plain_nox": _median([{"x": r["plain"] / r["ours"]} for r in rounds if "plain" in r], "x"),
         "ratio_skilled_peer": statistics.median(r["skilled"] / r["ours"] for r in rounds),
-        "ours_over_limit": ours / m["limit"]["limit"],
+        "ours_over_limit": ours / limit["seconds"],
         "rerun_share": m["rerun"] / ours,
         "spread_max": cells[0]["ratio"] if cells else None,
+        # the same over cells whose median is 2 s or more: below that, a few tenths of a second of scheduling
+        # on two busy cores is a large ratio
+        "spread_max_2s": max((c["ratio"] for c in cells if c["median"] >= 2), default=None),
+        "spread_max_seconds": max((max(c["durations"]) - c["median"] for c in cells), default=None),
         "minors_seconds": m.get("minors", {}).get("seconds"),
         "ours_median_seconds": ours,
         "skilled_median_seconds": _median(rounds, "skilled"),
-        "limit_seconds": m["limit"]["limit"],
+        "limit_seconds": limit["seconds"],
     }
 
 
@@ -64,7 +83,8 @@ def commit() -> str:
 
 
 def write_json(path: Path, m: dict) -> None:
-    data = dict(figures(m), backend=m["backend"], commit=m["commit"], date=m["date"], machine=m["machine"],
+    data = dict(figures(m), true_limit=true_limit(m), backend=m["backend"], commit=m["commit"], date=m["date"],
+                machine=m["machine"],
                 workload=m["workload"], rounds=m["rounds"], limit=m["limit"], rerun_seconds=m["rerun"],
                 worst_cells=spread(m["cold_cells"])[:10], minors=m.get("minors"), ours_sqlite=m.get("ours_sqlite"),
                 command=m["command"])
@@ -97,12 +117,13 @@ def _limit_rows(limit: dict) -> list[str]:
 
 def write_markdown(path: Path, m: dict) -> None:
     f = figures(m)
-    limit = m["limit"]
+    limit, bound = m["limit"], true_limit(m)
     worst = spread(m["cold_cells"])[:8]
     lines = [
         "# Benchmark results", "",
         f"Produced by `{m['command']}` (or `nox -s bench`) on {m['date']} at commit {m['commit']}; "
-        "`benchmarks/results.json` holds the same numbers for tools. Do not edit by hand.", "",
+        "`benchmarks/results.json` holds the same numbers for tools. Do not edit by hand."
+        + (f" Written from that run's measurements by `{m['written_by']}`." if m.get("written_by") else ""), "",
         f"Machine: {m['machine']}.", "",
         f"Workload: {m['workload']}. Backend of ours: `{m['backend']}`.", "",
         "| target | measured | target |", "|---|---|---|",
@@ -110,7 +131,8 @@ def write_markdown(path: Path, m: dict) -> None:
         f"| ours vs plain nox | **{_number(f['ratio_plain_nox'], '.1f')}** × | ≥ 10× |",
         f"| ours / true limit | **{f['ours_over_limit']:.2f}** | ≤ 1.3 |",
         f"| worst cell's max / median over {len(m['cold_cells'])} cold runs | **{_number(f['spread_max'], '.2f')}** "
-        "| ≤ 1.5 |",
+        f"(cells of 2 s or more: {_number(f['spread_max_2s'], '.2f')}; no cell's max exceeds its median by more "
+        f"than {_number(f['spread_max_seconds'], '.1f')} s) | ≤ 1.5 |",
         f"| no-change re-run / cold run | **{100 * f['rerun_share']:.1f} %** | ≤ 3 % |",
     ] + ([f"| `minors` profile, as released ({m['minors']['sessions']} sessions, {m['minors']['cells']} cells) | "
           f"**{m['minors']['seconds'] / 60:.1f} min** (exit {m['minors']['exit']}) | ≤ 15 min |"]
@@ -120,12 +142,15 @@ def write_markdown(path: Path, m: dict) -> None:
         "every run starts from fresh env folders.", "",
     ] + _round_rows(m["rounds"]) + [
         "", "## The true limit", "",
-        f"max(CPU of the work that cannot be skipped / cores, the longest critical path) = max({limit['cpu']:.0f} s "
-        f"/ {limit['cores']}, {limit['path_bound']:.1f} s on {limit['path_env']}) = **{limit['limit']:.1f} s**. "
-        "Each env measured alone: a build from the warm cache, one `import prefect`, its API server's start "
-        "(with its database), and every demo's body once in a warm process "
-        f"({limit['counted']} bodies; a demo that does not pass there is left out, so the limit is, if anything, "
-        "low).", "",
+        f"max(CPU of the work that cannot be skipped / cores, the longest critical path) = max({bound['cpu']:.0f} s "
+        f"/ {limit['cores']}, {limit['path_bound']:.1f} s on {limit['path_env']}) = **{bound['seconds']:.1f} s**, "
+        f"decided by {bound['decided_by']}. Each env was measured alone: a build from the warm cache, one "
+        "`import prefect`, its API server's start (with its database), and every demo's body once in a warm "
+        f"process ({limit['counted']} bodies; a demo that does not pass there is left out). Those measurements "
+        f"spent {limit['cpu']:.0f} s of CPU, since a demo's own subprocesses (`prefect` calls, the flow runs a "
+        f"worker starts) start there as fresh interpreters; ours spent {_median(m['rounds'], 'ours_cpu'):.0f} s "
+        f"(median) on the same cells, forking them. The CPU term takes the lesser ({bound['cpu_from']}): no "
+        "schedule of work measured here needs less.", "",
     ] + _limit_rows(limit) + [
         "", f"## Spread: each cell over {len(m['cold_cells'])} cold runs of ours", "",
         "| cell | durations s | max / median | attempts |", "|---|---|---|---|",

@@ -80,6 +80,8 @@ def test_one_server_per_env_on_2x_and_3x_and_a_deployment_through_a_worker(prefe
         ("api_probe.py", "3.9.1"): "pass", ("api_probe_again.py", "3.9.1"): "pass",
         deploy: "pass",
     }, done.stdout + done.stderr
+    # both servers ran on the run's PostgreSQL server (the default backend), each on its env's own database
+    assert {c["backend"] for c in cells.values()} == {"postgres"}
     logs = prefect_project.root / ".matrix" / "logs"
     pids = []
     for session in ("release-2.20.27-py3.13", "release-3.9.1-py3.13"):
