@@ -93,7 +93,7 @@ def run_ours(project: Path, selection: list[str], force: bool, logs: Path, label
     log(f"{label}: {seconds:.1f}s (exit {code}), {len(cells)} cells, harness peak {harness_mb:.0f} MB, "
         f"whole run {peak:.0f} MB, cpu {cpu:.1f}s")
     return {"seconds": seconds, "exit": code, "cpu": cpu, "tree_mb": peak, "harness_mb": harness_mb, "cells": cells,
-            "sessions": sum("was successful" in l or "failed" in l for l in output.splitlines()
+            "sessions": sum(any(w in l for w in ("was successful", "failed", "aborted")) for l in output.splitlines()
                             if l.startswith("nox > Session release-"))}
 
 
