@@ -28,6 +28,7 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -128,6 +129,12 @@ def _run(args: list[str], user: tuple[int, int] | None, what: str, timeout: floa
         raise ServiceError(f"PostgreSQL {what} exited {done.returncode}: {(done.stderr or done.stdout).strip()[-800:]}")
 
 
+def _accepts(binaries: str, port: int) -> bool:
+    """The server at `port` accepts connections (pg_isready)."""
+    return subprocess.run([str(Path(binaries) / "pg_isready"), "-q", "-h", HOST, "-p", str(port), "-U", SUPERUSER],
+                          env=_quiet_environ(), stdin=subprocess.DEVNULL).returncode == 0
+
+
 def start_postgres(owner: int) -> RunningPostgres:
     """initdb and start a server that stops when `owner` ends; healthy when this returns."""
     binaries = find_binaries()
@@ -154,8 +161,7 @@ def start_postgres(owner: int) -> RunningPostgres:
         )
     running = RunningPostgres(port, process.pid, str(folder), str(binaries))
     started = time.monotonic()
-    while subprocess.run([str(binaries / "pg_isready"), "-q", "-h", HOST, "-p", str(port), "-U", SUPERUSER],
-                         env=_quiet_environ(), stdin=subprocess.DEVNULL).returncode != 0:
+    while not _accepts(str(binaries), port):
         if process.poll() is not None or time.monotonic() - started > START_TIMEOUT:
             tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
             with contextlib.suppress(OSError):
@@ -171,9 +177,7 @@ def _registry(state: Path, owner: int) -> Path:
 
 
 def _is_up(running: RunningPostgres) -> bool:
-    return alive(running.supervisor) and subprocess.run(
-        [str(Path(running.bin) / "pg_isready"), "-q", "-h", HOST, "-p", str(running.port), "-U", SUPERUSER],
-        env=_quiet_environ(), stdin=subprocess.DEVNULL).returncode == 0
+    return alive(running.supervisor) and _accepts(running.bin, running.port)
 
 
 @contextlib.contextmanager
@@ -217,7 +221,7 @@ def database_url(state: Path, owner: int | None, name: str) -> str:
 def stop_postgres(running: RunningPostgres) -> None:
     """SIGTERM its supervisor, which stops the server's group and removes its folder; wait for that."""
     with contextlib.suppress(ProcessLookupError):
-        os.kill(running.supervisor, 15)
+        os.kill(running.supervisor, signal.SIGTERM)
     deadline = time.monotonic() + 30
     while alive(running.supervisor) and time.monotonic() < deadline:
         with contextlib.suppress(ChildProcessError):

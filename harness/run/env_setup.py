@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.config.model import Matrix
+from harness.config.model import Matrix, server_backend
 from harness.plan.interpreters import Interpreter
 from harness.results.store import ResultStore
 from harness.run.database import database_url
@@ -27,12 +27,13 @@ class EnvSetup:
 
     def __init__(self, matrix: Matrix, spec: EnvSpec, candidates: list[Interpreter], run_dir: Path, log: Log,
                  stack: contextlib.ExitStack, warm: WarmLifecycle, store: ResultStore, bytecode_store: Path,
-                 database: tuple[bool, int | None] = (False, None)):
+                 owner: int | None = None):
         self.matrix, self.spec, self.candidates = matrix, spec, candidates
         self.run_dir, self.log, self.stack = run_dir, log, stack
         self.warm, self.store, self.bytecode_store = warm, store, bytecode_store
         self.services: Services | None = None  # the current candidate's; after build(), the accepted env's
-        self.postgres, self.owner = database  # the server's database on the run's PostgreSQL; the run's owner
+        self.owner = owner  # the run's owner: whose PostgreSQL server (run.database) the env's server uses
+        self.postgres = server_backend(matrix.settings.backend, spec.settings.server) == "postgres"
 
     def build(self) -> BuiltEnv:
         """Raises EnvBuildError naming why each interpreter tried was not usable."""

@@ -119,7 +119,7 @@ class _Session:
         self.warm = WarmLifecycle(self.settings.warm if warm else None, self.settings.env, matrix.settings.package,
                                   matrix.root, run_dir, log, stack)
         self.setup = EnvSetup(matrix, spec, plan.candidates, run_dir, log, stack, self.warm, store,
-                              self.bytecode_store, database=(self.backend == "postgres", owner))
+                              self.bytecode_store, owner=owner)
 
     def run(self) -> list[CellResult]:
         built = self.build_env()
