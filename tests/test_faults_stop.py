@@ -8,6 +8,7 @@ within seconds. The env build case uses real uv against an index that never answ
 
 from __future__ import annotations
 
+import fcntl
 import http.server
 import json
 import os
@@ -477,7 +478,33 @@ def test_the_state_folder_is_one_runs_own_shared_by_its_processes_and_freed_when
     killed.kill()
     killed.wait()
     with state_lock(state):  # the killed run's lock went with it
-        assert [p.name for p in (state / "runs").iterdir()] == [f"{os.getpid()}.lock"]
+        assert [p.name for p in (state / "runs").glob("*.lock")] == [f"{os.getpid()}.lock"]
+
+
+def test_processes_of_one_run_starting_together_never_take_each_others_probe_for_a_live_run(tmp_path):
+    """nox --parallel starts its workers at once, and a previous run left its lock file: one worker, removing
+    that stale file, holds it exclusively for a moment; the others must wait their turn, not refuse."""
+    runs = tmp_path / "state" / "runs"
+    runs.mkdir(parents=True)
+    stale = runs / "4194305.lock"  # a run that ended: nobody holds it
+    stale.touch()
+    turn = os.open(runs / "probing", os.O_RDWR | os.O_CREAT)
+    held = os.open(stale, os.O_RDWR)
+    fcntl.flock(turn, fcntl.LOCK_EX)  # as a sibling worker is, mid-probe
+    fcntl.flock(held, fcntl.LOCK_EX)
+    sibling = subprocess.Popen([sys.executable, "-c", LOCKER, str(tmp_path / "state"), str(os.getpid())],
+                               cwd=REPO, stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    stale.unlink()
+    os.close(held)
+    os.close(turn)
+    assert sibling.communicate(timeout=30)[0].strip() == "locked"
+    stale.touch()
+    (runs / "4194305.postgres.json").write_text("{}")  # what that run kept beside its lock
+    together = [subprocess.Popen([sys.executable, "-c", LOCKER, str(tmp_path / "state"), str(os.getpid()), "0.2"],
+                                 cwd=REPO, stdout=subprocess.PIPE, text=True) for _ in range(6)]
+    assert [p.communicate(timeout=30)[0].strip() for p in together] == ["locked"] * 6
+    assert sorted(p.name for p in runs.iterdir()) == [f"{os.getpid()}.lock", "probing"]
 
 
 def as_from_a_terminal() -> None:

@@ -6,8 +6,14 @@ folder legitimately. They are told apart by the run's owner, the process that
 started the run (nox's parent process under --parallel, else the harness
 itself). Each process holds a shared flock on `<state>/runs/<owner>.lock`
 while it runs sessions and, before it starts, probes the other owners' files:
-one still locked is a live run. The kernel drops a flock when its process
+one still locked is a live run; the files of one that is not (its lock, its
+PostgreSQL registry) are removed. The kernel drops a flock when its process
 ends, however it ends, so a killed run never leaves the folder locked.
+
+The probes are taken one at a time, under `<state>/runs/probing`: a probe
+holds a stale file's lock exclusively while it removes the file, and two
+worker processes of one run start at the same moment, so without the turn one
+would take the other's probe for a live run and refuse.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 RUNS = "runs"  # in the state folder
+PROBING = "probing"  # in RUNS; not a `*.lock`, so never taken for a run
 _lock = threading.Lock()
 _held: dict[Path, list[int]] = {}  # state folder → [fd, depth]
 
@@ -59,21 +66,32 @@ def _lock_own(runs: Path, owner: int) -> int:
 
 def _probe_others(state: Path, runs: Path, owner: int) -> None:
     """Raise StateBusy for another owner's file that is still locked; remove those that are not."""
-    for other in sorted(runs.glob("*.lock")):
-        if other.stem == str(owner):
-            continue
+    turn = os.open(runs / PROBING, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(turn, fcntl.LOCK_EX)  # held for milliseconds: one probe at a time
+        _probe_in_turn(state, runs, owner)
+    finally:
+        os.close(turn)
+
+
+def _probe_in_turn(state: Path, runs: Path, owner: int) -> None:
+    others = sorted({path.name.split(".")[0] for path in runs.iterdir()} - {str(owner), PROBING})
+    for other in others:
         try:
-            fd = os.open(other, os.O_RDWR)
+            fd = os.open(runs / f"{other}.lock", os.O_RDWR)
         except FileNotFoundError:
-            continue
+            fd = None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise StateBusy(state, other.stem) from None
-        else:
-            other.unlink(missing_ok=True)  # its run is gone
+            raise StateBusy(state, other) from None
+        else:  # its run is gone: its lock and whatever else it kept here (its PostgreSQL registry)
+            for left in runs.glob(f"{other}.*"):
+                left.unlink(missing_ok=True)
         finally:
-            os.close(fd)
+            if fd is not None:
+                os.close(fd)
 
 
 @contextlib.contextmanager
