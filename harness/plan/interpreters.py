@@ -95,16 +95,23 @@ def _versioned_dirs(root: Path, source: str) -> list[Interpreter]:
     return found
 
 
+def _path_executables() -> list[str]:
+    """The python3.X executables on PATH, resolved; not pyenv's shims, which answer only for the selected one."""
+    names = sorted({f"python3.{minor}" for minor in range(6, 20)} | {"python3"})
+    found = (shutil.which(name) for name in names)
+    return sorted({os.path.realpath(exe) for exe in found if exe and ".pyenv/shims" not in exe})
+
+
+def discovery_sources() -> list[Path]:
+    """What discovery reads: a plan made from the interpreters stays true while none of these changes."""
+    return [_pyenv_root() / "versions", _uv_python_dir(), *map(Path, _path_executables())]
+
+
 def _on_path(cache: Path | None) -> list[Interpreter]:
     """python3.X executables on PATH; their versions are asked once and cached by mtime."""
-    names = {f"python3.{minor}" for minor in range(6, 20)} | {"python3"}
-    candidates = {}
-    for name in names:
-        exe = shutil.which(name)
-        if exe and ".pyenv/shims" not in exe:  # shims only answer for the selected version
-            real = os.path.realpath(exe)
-            candidates[real] = os.stat(real).st_mtime
+    candidates = {real: os.stat(real).st_mtime for real in _path_executables()}
     known = _read_cache(cache)
+    before = dict(known)
     found = []
     for exe, mtime in candidates.items():
         entry = known.get(exe)
@@ -113,7 +120,8 @@ def _on_path(cache: Path | None) -> list[Interpreter]:
             entry = known[exe] = {"mtime": mtime, "version": version}
         if entry["version"]:
             found.append(Interpreter(entry["version"], exe, "PATH"))
-    _write_cache(cache, known)
+    if known != before:
+        _write_cache(cache, known)
     return found
 
 

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.config.model import PROFILES, RESOLUTIONS, Demo, Matrix, MatrixError
+from harness.config.parse import load_matrix
 from harness.plan.check import check_matrix
 from harness.plan.interpreters import Interpreter, choose_interpreters, describe_missing, discover_interpreters
+from harness.plan.memo import memoized
 from harness.plan.releases import Release, demo_candidates, select_releases, usable
 from harness.results.records import CellResult
 from harness.results.store import store_for
@@ -139,7 +141,15 @@ def state_interpreters(matrix: Matrix) -> list[Interpreter]:
 
 def load_plan(matrix_path: Path, resolution: str | None = None, only: list[str] | None = None,
               probe: bool = False) -> Plan:
-    """Matrix + snapshot + interpreters + the baseline → the plan (what the noxfile and the CLI use)."""
+    """Matrix + snapshot + interpreters + the baseline → the plan (what the noxfile and the CLI use); kept
+    while none of those files changes (memo.py), since every nox process asks for it."""
+    values = ("plan", str(matrix_path), resolution, only, probe)
+    return memoized(load_matrix(matrix_path), "plan", values,
+                    lambda: plan_afresh(matrix_path, resolution, only, probe))
+
+
+def plan_afresh(matrix_path: Path, resolution: str | None = None, only: list[str] | None = None,
+                probe: bool = False) -> Plan:
     matrix, releases = check_matrix(matrix_path)  # a run never starts on an invalid matrix; check read the snapshot
     interpreters = state_interpreters(matrix)
     resolution = resolution or matrix.settings.resolution

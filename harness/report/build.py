@@ -15,13 +15,11 @@ from tabulate import tabulate
 
 from harness.config.model import Matrix
 from harness.evidence.verdicts import edge_texts
-from harness.plan.check import check_matrix
+from harness.plan.memo import checked_matrix
 from harness.plan.releases import Release
 from harness.report.coverage import coverage
 from harness.report.heatmap import draw_heatmap, profiles_covered
-from harness.report.html import write_html
 from harness.report.junit import write_junit
-from harness.report.markdown import write_report
 from harness.report.unchanged import inputs_digest, remember, unchanged
 from harness.results.diff import Diff, diff_runs, summary_markdown
 from harness.results.outcomes import RECORDED
@@ -33,7 +31,7 @@ PICTURE_START, PICTURE_END = "<!-- picture:start -->", "<!-- picture:end -->"
 
 def build_reports(path: Path, baseline: Path | None = None, merge: list[Path] | None = None) -> int:
     """Write every report from the recorded cells; 1 when the run regressed against the baseline."""
-    matrix, releases = check_matrix(path)
+    matrix, releases = checked_matrix(path)
     store = store_for(matrix)
     before = committed_baseline(matrix, baseline)
     run, results = load_records(matrix, store, merge)
@@ -66,7 +64,8 @@ def build_reports(path: Path, baseline: Path | None = None, merge: list[Path] | 
 def load_records(matrix: Matrix, store: ResultStore, merge: list[Path] | None) -> tuple[ResultSet, ResultSet]:
     """The run (this machine's new records, or the merged folders') and every recorded cell with it."""
     if not merge:
-        return store.load(committed=False), store.load()
+        store.compact()
+        return store.load_run_and_all()
     run = load_run_records(merge, matrix.version)
     results = store.load()
     for cell in run.cells.values():
@@ -78,6 +77,9 @@ def load_records(matrix: Matrix, store: ResultStore, merge: list[Path] | None) -
 def write_reports(matrix: Matrix, releases: list[Release], store: ResultStore, results: ResultSet, run: ResultSet,
                   diff: Diff, summary: str) -> tuple[list[Path], Path]:
     """Every file the report owns, and which of them is the HTML page."""
+    from harness.report.html import write_html  # jinja2 and pandas take 0.3 s to import: a no-change report
+    from harness.report.markdown import write_report  # writes nothing and needs neither
+
     reports = matrix.resolve(matrix.settings.reports_dir)
     run_cells = list(run.cells.values())
     recorded = {c.release for c in results.cells.values() if c.resolution == matrix.settings.resolution}

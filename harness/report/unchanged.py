@@ -18,7 +18,7 @@ from pathlib import Path
 from harness import __version__
 from harness.config.model import Matrix
 from harness.plan.releases import Release
-from harness.results.records import ResultSet
+from harness.results.records import CellResult, ResultSet
 
 STAMP = "report-stamp.json"  # in the state folder
 
@@ -27,8 +27,9 @@ def inputs_digest(matrix: Matrix, releases: list[Release], results: ResultSet, r
     digest = hashlib.sha256()
     for part in (__version__, matrix.version, [r.version for r in releases], summary, sorted(results.freezes)):
         digest.update(json.dumps(part).encode() + b"\0")
+    names = [f.name for f in dataclasses.fields(CellResult)]  # a cell's fields are flat: no deep copy needed
     for cells in (results.sorted_cells(), sorted(run.cells.values(), key=lambda c: c.key)):
-        digest.update(json.dumps([dataclasses.astuple(c) for c in cells]).encode() + b"\0")
+        digest.update(json.dumps([[getattr(c, name) for name in names] for c in cells]).encode() + b"\0")
     return digest.hexdigest()
 
 

@@ -60,7 +60,7 @@ class CellResult:
         """A record read back; raises ValueError naming the key when it is not one (a cut line, a hand edit)."""
         if not isinstance(data, dict):
             raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-        known = {f.name: f for f in fields(cls)}
+        known = _FIELDS
         values = {k: v for k, v in data.items() if k in known}
         missing = [name for name, f in known.items() if f.default is MISSING and name not in values]
         if missing:
@@ -73,6 +73,7 @@ class CellResult:
         return cls(**values)
 
 
+_FIELDS = {f.name: f for f in fields(CellResult)}  # read once: thousands of records are read back per report
 _TYPES = {"str": str, "float": (int, float), "int": int, "int | None": (int, type(None)), "bool": bool}
 _OUTCOMES = [o.value for o in Outcome]
 

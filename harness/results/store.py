@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import subprocess
@@ -15,6 +17,8 @@ from pathlib import Path
 from harness.config.model import Matrix
 from harness.results.outcomes import Outcome
 from harness.results.records import CellResult, ResultSet
+
+COMPACT_SLACK = 500  # superseded lines the records may hold before `compact` rewrites them
 
 
 class StoreError(Exception):
@@ -50,11 +54,10 @@ class ResultStore:
         line = (json.dumps(asdict(cell), sort_keys=True) + "\n").encode("utf-8")
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.records, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = self._open_locked()
         except OSError as exc:
             raise StoreError(write_problem(self.records, exc, f"the record of {cell.demo} on {cell.release}")) from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # released when the file is closed
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 line = b"\n" + line  # the cut line stays unreadable on its own, and is reported as such
@@ -73,25 +76,85 @@ class ResultStore:
         """The committed results alone."""
         return load_results_json(self.baseline)
 
-    def load(self, committed: bool = True) -> ResultSet:
-        """The committed results (unless told not to) plus every record appended since."""
+    def _open_locked(self) -> int:
+        """The records file, opened for appending under an exclusive lock; opened again when a compaction
+        put a new file in its place while this waited for the lock (a line written to the old one is lost)."""
+        while True:
+            fd = os.open(self.records, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # released when the file is closed
+                if os.stat(self.records).st_ino == os.fstat(fd).st_ino:
+                    return fd
+            except FileNotFoundError:
+                pass
+            except OSError:
+                os.close(fd)
+                raise
+            os.close(fd)
+
+    def compact(self) -> int:
+        """Rewrite the records as one line per cell (its latest, as `load` keeps it) once most lines are
+        superseded: a re-run appends a line per reused cell, and every later session and report reads them.
+        Returns the number of lines dropped. A failed write (a full disk) leaves the file as it was."""
+        if not self.records.is_file():
+            return 0
+        fd = self._open_locked()
+        try:
+            kept, lines = ResultSet(), 0
+            with open(fd, "rb", closefd=False) as handle:
+                for raw in handle:
+                    if raw.strip():
+                        lines += 1
+                        with contextlib.suppress(ValueError):  # unreadable: `load` warned of it and skips it too
+                            kept.add(CellResult.from_dict(json.loads(raw.decode("utf-8"))))
+            if lines - len(kept.cells) <= max(COMPACT_SLACK, len(kept.cells)):
+                return 0
+            cells = sorted(kept.cells.values(), key=lambda c: (c.started, c.key))
+            text = "".join(json.dumps(asdict(c), sort_keys=True) + "\n" for c in cells)
+            try:
+                _replace_text(self.records, text, sync=True)
+            except OSError:
+                return 0
+            return lines - len(cells)
+        finally:
+            os.close(fd)
+
+    def load(self, committed: bool = True, release: str | None = None) -> ResultSet:
+        """The committed results (unless told not to) plus every record appended since; only one release's
+        records when `release` is given (a session reads its own, not the thousands of the others)."""
         results = self.load_baseline() if committed else ResultSet()
         if self.records.is_file():
-            self._read_records(results)
+            self._read_records(results, release)
         if self.freezes_dir.is_dir():
             for path in self.freezes_dir.glob("*.txt"):
                 results.freezes.setdefault(path.stem, path.read_text(encoding="utf-8").splitlines())
         return results
 
-    def _read_records(self, results: ResultSet) -> None:
-        """Every whole record; a line that is not one (cut by a killed writer or a full disk) is named and skipped."""
+    def load_run_and_all(self) -> tuple[ResultSet, ResultSet]:
+        """load(committed=False) and load(), reading each file once (a record is added after the committed
+        cells either way, and `ResultSet.add` keeps the same one whichever order the records come in)."""
+        run = self.load(committed=False)
+        everything = self.load_baseline()
+        for cell in run.cells.values():
+            everything.add(cell)
+        for name, lines in run.freezes.items():
+            everything.freezes.setdefault(name, lines)
+        return run, everything
+
+    def _read_records(self, results: ResultSet, release: str | None = None) -> None:
+        """Every whole record; a line that is not one (cut by a killed writer or a full disk) is named and skipped.
+
+        With `release`, a line without that release as `append` writes it is not parsed at all."""
+        marker = f'"release": {json.dumps(release)}'.encode() if release is not None else b""
         with self.records.open("rb") as handle:
             fcntl.flock(handle, fcntl.LOCK_SH)  # no half-appended line from a session still running
             for number, raw in enumerate(handle, 1):
-                if not raw.strip():
+                if not raw.strip() or marker not in raw:
                     continue
                 try:
-                    results.add(CellResult.from_dict(json.loads(raw.decode("utf-8"))))
+                    cell = CellResult.from_dict(json.loads(raw.decode("utf-8")))
+                    if release is None or cell.release == release:
+                        results.add(cell)
                 except ValueError as exc:
                     print(f"warning: {self.records}:{number}: unreadable record skipped ({_short(exc)})",
                           file=sys.stderr)
@@ -134,15 +197,28 @@ def store_for(matrix: Matrix) -> ResultStore:
 def load_results_json(path: Path, shown_as: str = "", fix: str = "") -> ResultSet:
     """A results.json; one that is not (bad JSON, a cell that is not a record) is an error naming it.
 
-    `shown_as` names the file in that error when `path` is a copy, `fix` says what to do.
+    `shown_as` names the file in that error when `path` is a copy, `fix` says what to do. The same bytes
+    are parsed once per process: the report reads git HEAD's copy and the working tree's, mostly equal.
     """
-    results = ResultSet()
     if not path.is_file():
-        return results
-    name = shown_as or str(path)
-    fix = fix or f"restore it from git (git checkout HEAD -- {path}) or delete it to start without committed results"
+        return ResultSet()
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).digest()
+    if digest not in _PARSED:
+        _PARSED.clear()  # one file's cells at a time is all a command needs
+        _PARSED[digest] = _parse_results(data, shown_as or str(path), fix or (
+            f"restore it from git (git checkout HEAD -- {path}) or delete it to start without committed results"))
+    kept = _PARSED[digest]  # a copy each time: callers add to their set (cells are never changed in place)
+    return ResultSet(dict(kept.cells), {name: list(lines) for name, lines in kept.freezes.items()})
+
+
+_PARSED: dict[bytes, ResultSet] = {}
+
+
+def _parse_results(raw: bytes, name: str, fix: str) -> ResultSet:
+    results = ResultSet()
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"))
         if not isinstance(data, dict) or not isinstance(data.get("cells", []), list):
             raise ValueError('expected a JSON object with a "cells" list')
         freezes = data.get("freezes", {})
@@ -185,11 +261,15 @@ def _cut_back(fd: int, size: int) -> None:
         pass
 
 
-def _replace_text(path: Path, text: str) -> None:
+def _replace_text(path: Path, text: str, sync: bool = False) -> None:
     """Write a copy, then put it in place: a failed write leaves the old file whole."""
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            if sync:  # on disk before it replaces the only copy of the records
+                handle.flush()
+                os.fsync(handle.fileno())
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -109,12 +109,12 @@ class _Session:
         inputs = cache_inputs(matrix, plan, spec, self.needs)
         self.backend = server_backend(matrix.settings.backend, self.settings.server)
         self.journal = Journal(store, matrix, plan, inputs, backend=self.backend)
-        recorded = {} if force else store.load(committed=False).cells
+        recorded = {} if force else store.load(committed=False, release=plan.release.version).cells
         self.reusable = inputs.reusable(recorded, plan.release.version, plan.resolution)
         self.runnable = [d for d in plan.demos if self.needs[d.path].available and d.path not in self.reusable]
         self.wanted = {need for d in self.runnable for need in d.needs if need in PROVIDED}
         self.expected = expected_seconds(store.load_baseline().cells, self.runnable, plan.release.version,
-                                         plan.resolution)
+                                         plan.resolution) if self.runnable else {}
         self.bytecode_store = matrix.resolve(matrix.settings.state_dir) / BYTECODE_STORE
         self.warm = WarmLifecycle(self.settings.warm if warm else None, self.settings.env, matrix.settings.package,
                                   matrix.root, run_dir, log, stack)
