@@ -164,6 +164,10 @@ def parse(argv) -> argparse.Namespace:
     parser.add_argument("--releases", nargs="*", help="only these releases of the profile (a quick smoke run)")
     parser.add_argument("--from-measurements", type=Path, metavar="FILE",
                         help="write RESULTS.md and results.json again from an earlier run's measurements.json")
+    parser.add_argument("--remeasure", nargs="+", choices=("rerun", "minors"), metavar="PART",
+                        help="measure only these parts again (rerun: 3 cold runs and 3 no-change re-runs of ours; "
+                             "minors) on top of --base's measurements; RESULTS.md says which rows are new")
+    parser.add_argument("--base", type=Path, metavar="FILE", help="the measurements.json --remeasure starts from")
     return parser.parse_args(argv)
 
 
@@ -171,6 +175,8 @@ def write_outputs(args, measured: dict) -> None:
     args.output_dir.mkdir(parents=True, exist_ok=True)
     write_markdown(args.output_dir / "RESULTS.md", measured)
     write_json(args.output_dir / "results.json", measured)
+    if not args.from_measurements:  # the raw measurements, for --from-measurements and --base
+        (args.output_dir / "measurements.json").write_text(json.dumps(measured, indent=1) + "\n")
     log(f"wrote {args.output_dir / 'RESULTS.md'} and {args.output_dir / 'results.json'}")
 
 
@@ -181,6 +187,8 @@ def main(argv=None) -> int:
         measured["written_by"] = f"python3 benchmarks/bench.py --from-measurements {args.from_measurements.name}"
         write_outputs(args, measured)
         return 0
+    if args.remeasure and not args.base:
+        raise SystemExit("--remeasure needs --base FILE (an earlier run's measurements.json)")
     base = Path(tempfile.mkdtemp(prefix="harness-bench-"))
     logs = base / "logs"
     logs.mkdir()
@@ -203,6 +211,8 @@ def main(argv=None) -> int:
         (base / "measurements.json").write_text(json.dumps(measured, indent=1))
 
     log(f"workload: {measured['workload']}")
+    if args.remeasure:
+        return remeasure(args, argv, base, project, names, logs)
     freezes = committed_freezes(sessions)
     warm = run_ours(project, names, True, logs, "warmup-ours")
     if len(freezes) < len(sessions):
@@ -249,6 +259,29 @@ def main(argv=None) -> int:
     if not args.keep:  # the envs go; the logs and measurements.json stay
         for folder in (project / ".matrix" / "envs", base / "limit", plain / ".nox", skilled / ".nox"):
             shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+def remeasure(args, argv, base: Path, project: Path, names: list[str], logs: Path) -> int:
+    """Parts of an earlier run measured again at this commit; the rest (the peers, the limit) stays as it was."""
+    measured = json.loads(args.base.read_text())
+    again = dict(stamp(), parts=args.remeasure,
+                 command="python3 benchmarks/bench.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    measured["remeasured"] = again
+    run_ours(project, names, True, logs, "warmup-ours")
+    if "rerun" in args.remeasure:
+        again["cold"] = [run_ours(project, names, True, logs, f"ours-cold-again-{n}")["seconds"] for n in (1, 2, 3)]
+        measured["rerun"] = statistics.median(run_ours(project, names, False, logs, f"ours-no-change-{n}")["seconds"]
+                                              for n in (1, 2, 3))
+    if "minors" in args.remeasure:
+        minors = run_ours(project, ["-t", "minors"], True, logs, "minors")
+        measured["minors"] = {"seconds": minors["seconds"], "exit": minors["exit"], "cells": len(minors["cells"]),
+                              "sessions": minors["sessions"], "cpu": minors["cpu"]}
+    (base / "measurements.json").write_text(json.dumps(measured, indent=1))
+    log(f"measurements kept in {base / 'measurements.json'}")
+    write_outputs(args, measured)
+    if not args.keep:
+        shutil.rmtree(project / ".matrix" / "envs", ignore_errors=True)
     return 0
 
 
