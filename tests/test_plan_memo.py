@@ -79,7 +79,12 @@ def _lose_interpreters(project):
     (project.root / ".matrix" / "interpreters.json").unlink()
 
 
-@pytest.mark.parametrize("change", [_edit_matrix, _edit_demo, _edit_snapshot, _new_baseline, _lose_interpreters])
+def _edit_a_preset_the_matrix_uses(project):
+    project.write_matrix('[harness]\npreset = "prefect"\n' + MATRIX)  # its files are now among the plan's
+
+
+@pytest.mark.parametrize("change", [_edit_matrix, _edit_demo, _edit_snapshot, _new_baseline, _lose_interpreters,
+                                    _edit_a_preset_the_matrix_uses])
 def test_each_file_the_plan_is_made_from_makes_it_again(planned, change):
     before = len(planned.made)
     change(planned)

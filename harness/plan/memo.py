@@ -5,10 +5,11 @@ Every nox process plans afresh: the parent that lists the sessions, each
 planning (reading the snapshot and the baseline, compiling every demo, asking
 each demo about each release) was most of each process's time. A kept result
 is used only while every file it was made from has the same size, mtime and
-inode: the matrix, the snapshot, the baseline, the interpreter list and the
-places interpreters are found in (pyenv's and uv's folders, each python3.X on
-PATH), every script under the demos folder, and the harness's own sources. Anything else,
-an unreadable or foreign file included, plans afresh.
+inode: the matrix and its preset, the snapshot, the baseline, the interpreter
+list and the places interpreters are found in (pyenv's and uv's folders, each
+python3.X on PATH), every script under the demos folder, and the harness's own
+files (its code and its presets). A kept file that is unreadable, cut or
+foreign is ignored, and the plan is made afresh.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def source_files(matrix: Matrix) -> list[Path]:
     declared = [matrix.resolve(d.path) for d in matrix.demos]
     state = matrix.resolve(matrix.settings.state_dir)
     reports = matrix.resolve(matrix.settings.reports_dir)
-    harness_sources = sorted(_SOURCES.rglob("*.py"))
-    return [matrix.path, matrix.resolve(matrix.settings.releases_file), reports / "results.json",
+    harness_sources = sorted(p for p in _SOURCES.rglob("*") if "__pycache__" not in p.parts)  # code, presets
+    return [matrix.path, *matrix.sources, matrix.resolve(matrix.settings.releases_file), reports / "results.json",
             state / "interpreters.json", *discovery_sources(), *scripts, *declared, *harness_sources]
 
 
