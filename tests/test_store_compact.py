@@ -46,11 +46,15 @@ def _rerun_many_times(store: ResultStore, runs: int) -> None:
     store.append(record("demos/a.py", "1.4.1", "2026-12-02T00:00:00", "interrupted"))  # never hides the pass
 
 
-def test_superseded_records_are_dropped_and_every_reader_sees_the_same_cells(store):
+def test_superseded_records_are_dropped_and_every_reader_sees_the_same_cells(store, capsys):
     _rerun_many_times(store, COMPACT_SLACK // 3)
+    with store.records.open("ab") as handle:
+        handle.write(b'{"demo": "cut by a kill\n')
     lines = len(store.records.read_text().splitlines())
     before = _everything(store)
+    capsys.readouterr()
     assert store.compact() == lines - 6
+    assert f"{store.records}:{lines}: unreadable record dropped" in capsys.readouterr().err
     assert len(store.records.read_text().splitlines()) == 6
     assert _everything(store) == before
     assert before[0][("demos/a.py", "1.4.1", "as-released")]["outcome"] == "pass"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import hashlib
@@ -101,12 +100,15 @@ class ResultStore:
         fd = self._open_locked()
         try:
             kept, lines = ResultSet(), 0
+            unreadable = []
             with open(fd, "rb", closefd=False) as handle:
-                for raw in handle:
+                for number, raw in enumerate(handle, 1):
                     if raw.strip():
                         lines += 1
-                        with contextlib.suppress(ValueError):  # unreadable: `load` warned of it and skips it too
+                        try:
                             kept.add(CellResult.from_dict(json.loads(raw.decode("utf-8"))))
+                        except ValueError as exc:  # skipped by every reader too
+                            unreadable.append(f"{self.records}:{number}: unreadable record dropped ({_short(exc)})")
             if lines - len(kept.cells) <= max(COMPACT_SLACK, len(kept.cells)):
                 return 0
             cells = sorted(kept.cells.values(), key=lambda c: (c.started, c.key))
@@ -115,6 +117,8 @@ class ResultStore:
                 _replace_text(self.records, text, sync=True)
             except OSError:
                 return 0
+            for line in unreadable:
+                print(f"warning: {line}", file=sys.stderr)
             return lines - len(cells)
         finally:
             os.close(fd)
