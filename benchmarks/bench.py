@@ -40,6 +40,7 @@ from summary import stamp, write_json, write_markdown  # noqa: E402
 from harness.config.needs import check_needs  # noqa: E402
 from harness.plan.sessions import load_plan  # noqa: E402
 from harness.plan.shards import longest_first  # noqa: E402
+from harness.results.records import now_iso  # noqa: E402
 from harness.run.envs import uv_bin  # noqa: E402
 from harness.run.services import WebhookReceiver  # noqa: E402
 
@@ -83,11 +84,12 @@ def run_ours(project: Path, selection: list[str], force: bool, logs: Path, label
     env = dict(os.environ, MATRIX_FILE=str(project / "matrix.toml"), **environ)
     args = [sys.executable, "-m", "nox", "-f", str(project / "noxfile.py"), "--parallel", "auto", *selection]
     args += ["--", "--force"] if force else []
-    before = len(_records(project))
+    since = now_iso()  # as records write `started`
     seconds, peak, code, output, cpu = timed(args, env=env, cwd=project, log_file=logs / f"{label}.log")
     cells = {f"{r['demo']} on {r['release']}": {"duration": r["duration"], "attempts": r["attempts"],
                                                  "outcome": r["outcome"]}
-             for r in _records(project)[before:] if r["outcome"] not in ("skipped", "interrupted")}
+             for r in _records(project)  # by time, not by line: the report compacts the records file
+             if r["started"] >= since and r["outcome"] not in ("skipped", "interrupted")}
     harness_mb = max((float(l.split(":")[-1].split()[0]) for l in output.splitlines() if "harness peak memory" in l),
                      default=0.0)
     log(f"{label}: {seconds:.1f}s (exit {code}), {len(cells)} cells, harness peak {harness_mb:.0f} MB, "
