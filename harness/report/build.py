@@ -17,6 +17,7 @@ from harness.config.model import Matrix
 from harness.evidence.verdicts import edge_texts
 from harness.plan.memo import checked_matrix
 from harness.plan.releases import Release
+from harness.plan.sessions import load_plan
 from harness.report.coverage import coverage
 from harness.report.heatmap import draw_heatmap, profiles_covered
 from harness.report.junit import write_junit
@@ -43,6 +44,7 @@ def build_reports(path: Path, baseline: Path | None = None, merge: list[Path] | 
     else:
         written, page = write_reports(matrix, releases, store, results, run, diff, summary)
         remember(matrix, inputs)
+        load_plan(path)  # the new results.json is a file the plan is made from: keep the plan the next run asks for
     print_line_summary(results)
     counts = diff.counts()
     print(tabulate([(kind, counts[kind]) for kind in counts], headers=["diff against the baseline", "cells"]))
