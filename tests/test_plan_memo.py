@@ -122,3 +122,13 @@ def test_a_cut_or_foreign_kept_plan_is_made_again_without_a_word(planned, conten
     assert load_plan(planned.matrix).sessions
     assert len(planned.made) == before + 1
     assert capsys.readouterr().err == ""
+
+
+def test_a_report_that_writes_the_baseline_keeps_the_plan_the_next_run_asks_for(planned):
+    from harness.report.build import build_reports
+
+    assert build_reports(planned.matrix) == 0
+    assert (planned.root / "reports" / "results.json").is_file()
+    before = len(planned.made)
+    load_plan(planned.matrix)
+    assert len(planned.made) == before

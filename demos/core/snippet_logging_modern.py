@@ -18,7 +18,9 @@ What this shows:
 
 The checks: the captured records have the right levels, logger names and
 run names; and the same lines can be read back from the API with
-``client.read_logs(...)`` (shipping is batched, so the demo polls).
+``client.read_logs(...)`` (shipping is batched, so the demo polls; before
+2.4 the client's log filter never reached the server, so the demo pages
+through the answer and keeps its own run's lines).
 """
 import asyncio
 import inspect
@@ -90,13 +92,27 @@ else:
     logging_demo = flow(name="logging-demo")(pipeline)
 
 
+PAGE = 200  # the most logs the API returns per request (its default limit)
+
+
 async def logs_from_api(flow_run_id, want, seconds=30):
-    """The flow run's log messages on the API, once all of `want` arrived."""
+    """The flow run's log messages on the API, once all of `want` arrived.
+
+    The filter is applied here too, page by page: up to 2.3 the client sent it
+    under a key the server ignores ("filter", where the server reads "logs"),
+    so those servers answer with every run's logs, oldest first, 200 at a time,
+    and this run's lines are on a later page once the server holds more."""
     log_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
     async with get_client() as client:
         deadline = asyncio.get_running_loop().time() + seconds
         while True:
-            messages = [log.message for log in await client.read_logs(log_filter=log_filter)]
+            messages, offset = [], 0
+            while True:
+                page = await client.read_logs(log_filter=log_filter, limit=PAGE, offset=offset)
+                messages += [log.message for log in page if str(log.flow_run_id) == str(flow_run_id)]
+                if len(page) < PAGE:
+                    break
+                offset += len(page)
             if all(any(w in m for m in messages) for w in want):
                 return messages
             if asyncio.get_running_loop().time() > deadline:
