@@ -83,7 +83,9 @@ def figures(m: dict) -> dict:
 
 def commit() -> str:
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "harness", "benchmarks", "matrix.toml", "demos"],
+    outputs = [f":(exclude)benchmarks/{name}" for name in ("RESULTS.md", "results.json", "measurements.json")]
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "harness", "benchmarks", "matrix.toml", "demos",
+                            *outputs],  # the benchmark's own outputs are not the code it measured
                            cwd=ROOT, capture_output=True, text=True).stdout.strip()
     return done.stdout.strip() + ("+uncommitted" if dirty else "")
 
