@@ -252,9 +252,7 @@ def main(argv=None) -> int:
     measured["small"] = listing_and_planning()
     keep()
     if not args.no_minors:
-        minors = run_ours(project, ["-t", "minors"], True, logs, "minors")
-        measured["minors"] = {"seconds": minors["seconds"], "exit": minors["exit"], "cells": len(minors["cells"]),
-                              "sessions": minors["sessions"], "cpu": minors["cpu"]}
+        measured["minors"] = run_minors(project, logs)
         keep()
     log(f"measurements kept in {base / 'measurements.json'} (warm-up: {warm['seconds']:.1f}s)")
     write_outputs(args, measured)
@@ -262,6 +260,13 @@ def main(argv=None) -> int:
         for folder in (project / ".matrix" / "envs", base / "limit", plain / ".nox", skilled / ".nox"):
             shutil.rmtree(folder, ignore_errors=True)
     return 0
+
+
+def run_minors(project: Path, logs: Path) -> dict:
+    """A cold `nox --parallel auto -t minors`: the scale target."""
+    minors = run_ours(project, ["-t", "minors"], True, logs, "minors")
+    return {"seconds": minors["seconds"], "exit": minors["exit"], "cells": len(minors["cells"]),
+            "sessions": minors["sessions"], "cpu": minors["cpu"]}
 
 
 def remeasure(args, argv, base: Path, project: Path, names: list[str], logs: Path) -> int:
@@ -276,9 +281,7 @@ def remeasure(args, argv, base: Path, project: Path, names: list[str], logs: Pat
         measured["rerun"] = statistics.median(run_ours(project, names, False, logs, f"ours-no-change-{n}")["seconds"]
                                               for n in (1, 2, 3))
     if "minors" in args.remeasure:
-        minors = run_ours(project, ["-t", "minors"], True, logs, "minors")
-        measured["minors"] = {"seconds": minors["seconds"], "exit": minors["exit"], "cells": len(minors["cells"]),
-                              "sessions": minors["sessions"], "cpu": minors["cpu"]}
+        measured["minors"] = run_minors(project, logs)
     (base / "measurements.json").write_text(json.dumps(measured, indent=1))
     log(f"measurements kept in {base / 'measurements.json'}")
     write_outputs(args, measured)

@@ -127,11 +127,11 @@ def _remeasured_note(m: dict) -> str:
     again = m.get("remeasured")
     if not again:
         return ""
-    parts = {"rerun": "the no-change re-run (and the 3 cold runs it is a share of, median "
-                      f"{statistics.median(again['cold']) if 'cold' in again else 0:.1f} s)",
-             "minors": "the `minors` run"}
+    parts = {"rerun": lambda: "the no-change re-run (and the 3 cold runs it is a share of, median "
+                              f"{statistics.median(again['cold']):.1f} s)",
+             "minors": lambda: "the `minors` run"}
     return (f" Measured again by `{again['command']}` on {again['date']} at commit {again['commit']}: "
-            + " and ".join(parts[p] for p in again["parts"]) + "; every other number is from the run above.")
+            + " and ".join(parts[p]() for p in again["parts"]) + "; every other number is from the run above.")
 
 
 def write_markdown(path: Path, m: dict) -> None:

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -99,16 +100,14 @@ class ResultStore:
             return 0
         fd = self._open_locked()
         try:
-            kept, lines = ResultSet(), 0
-            unreadable = []
+            kept, lines, unreadable = ResultSet(), 0, []
             with open(fd, "rb", closefd=False) as handle:
-                for number, raw in enumerate(handle, 1):
-                    if raw.strip():
-                        lines += 1
-                        try:
-                            kept.add(CellResult.from_dict(json.loads(raw.decode("utf-8"))))
-                        except ValueError as exc:  # skipped by every reader too
-                            unreadable.append(f"{self.records}:{number}: unreadable record dropped ({_short(exc)})")
+                for number, cell in _records_in(handle):
+                    lines += 1
+                    if isinstance(cell, CellResult):
+                        kept.add(cell)
+                    else:  # skipped by every reader too
+                        unreadable.append(f"{self.records}:{number}: unreadable record dropped ({_short(cell)})")
             if lines - len(kept.cells) <= max(COMPACT_SLACK, len(kept.cells)):
                 return 0
             cells = sorted(kept.cells.values(), key=lambda c: (c.started, c.key))
@@ -152,16 +151,12 @@ class ResultStore:
         marker = f'"release": {json.dumps(release)}'.encode() if release is not None else b""
         with self.records.open("rb") as handle:
             fcntl.flock(handle, fcntl.LOCK_SH)  # no half-appended line from a session still running
-            for number, raw in enumerate(handle, 1):
-                if not raw.strip() or marker not in raw:
-                    continue
-                try:
-                    cell = CellResult.from_dict(json.loads(raw.decode("utf-8")))
-                    if release is None or cell.release == release:
-                        results.add(cell)
-                except ValueError as exc:
-                    print(f"warning: {self.records}:{number}: unreadable record skipped ({_short(exc)})",
+            for number, cell in _records_in(handle, marker):
+                if not isinstance(cell, CellResult):
+                    print(f"warning: {self.records}:{number}: unreadable record skipped ({_short(cell)})",
                           file=sys.stderr)
+                elif release is None or cell.release == release:
+                    results.add(cell)
 
     def write_results_json(self, results: ResultSet) -> Path:
         """The committed baseline: every cell's latest record, compact (see baseline_record)."""
@@ -196,6 +191,16 @@ def baseline_record(cell: CellResult) -> dict:
 
 def store_for(matrix: Matrix) -> ResultStore:
     return ResultStore(matrix.resolve(matrix.settings.state_dir), matrix.resolve(matrix.settings.reports_dir))
+
+
+def _records_in(handle, marker: bytes = b"") -> Iterator[tuple[int, CellResult | ValueError]]:
+    """Each non-empty line containing `marker`, by its line number: the record, or why it is not one."""
+    for number, raw in enumerate(handle, 1):
+        if raw.strip() and marker in raw:
+            try:
+                yield number, CellResult.from_dict(json.loads(raw.decode("utf-8")))
+            except ValueError as exc:
+                yield number, exc
 
 
 def load_results_json(path: Path, shown_as: str = "", fix: str = "") -> ResultSet:

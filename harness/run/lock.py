@@ -77,21 +77,17 @@ def _probe_others(state: Path, runs: Path, owner: int) -> None:
 def _probe_in_turn(state: Path, runs: Path, owner: int) -> None:
     others = sorted({path.name.split(".")[0] for path in runs.iterdir()} - {str(owner), PROBING})
     for other in others:
+        lock = runs / f"{other}.lock"
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)  # a registry left without its lock: taken at once
         try:
-            fd = os.open(runs / f"{other}.lock", os.O_RDWR)
-        except FileNotFoundError:
-            fd = None
-        try:
-            if fd is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise StateBusy(state, other) from None
         else:  # its run is gone: its lock and whatever else it kept here (its PostgreSQL registry)
             for left in runs.glob(f"{other}.*"):
                 left.unlink(missing_ok=True)
         finally:
-            if fd is not None:
-                os.close(fd)
+            os.close(fd)
 
 
 @contextlib.contextmanager
