@@ -25,6 +25,10 @@ import nox
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from harness import keep_own_bytecode  # noqa: E402
+
+keep_own_bytecode()  # before the harness's modules are imported: each nox process imports them again
+
 from harness import cli  # noqa: E402
 from harness.config.environ import EnvironError, read_environ  # noqa: E402
 from harness.config.model import PROFILES  # noqa: E402

@@ -17,8 +17,7 @@ from tabulate import tabulate
 
 from harness.config.environ import Environ, EnvironError, read_environ
 from harness.config.model import PROFILES, MatrixError
-from harness.evidence.bisector import BisectError
-from harness.evidence.commands import add_evidence_commands, cmd_bisect, cmd_ranges
+from harness.evidence.steps import BisectError
 from harness.options import add_jobs_option, add_report_options, add_resolution_option, add_run_options
 from harness.plan.check import check_matrix
 from harness.plan.releases import SnapshotError, UnknownRelease, refresh_snapshot
@@ -26,9 +25,7 @@ from harness.plan.sessions import load_plan
 from harness.plan.shards import assign_shards
 from harness.results.outcomes import GATING, Outcome
 from harness.results.store import MergeError, StoreError, store_for
-from harness.run.database import postgres_scope
 from harness.run.lock import StateBusy, state_lock
-from harness.run.session import run_session
 from harness.run.stop import stop_on_signals
 
 
@@ -65,6 +62,8 @@ def build_parser(environ: Environ) -> argparse.ArgumentParser:
     init = commands.add_parser("init", help="write a starter matrix.toml for a folder of scripts, then fetch the "
                                             "release snapshot (never overwrites a matrix)")
     init.add_argument("folder", nargs="?", default=".", help="the folder of scripts (default: the current one)")
+    from harness.evidence.commands import add_evidence_commands
+
     add_evidence_commands(commands, lambda p: add_resolution_option(p, environ), lambda p: add_jobs_option(p, environ))
     return parser
 
@@ -77,6 +76,8 @@ def main(argv: list[str] | None = None, environ: Environ | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     args = build_parser(environ).parse_args(argv)
+    from harness.run.database import postgres_scope
+
     try:
         with postgres_scope():  # a PostgreSQL server this command started ends with it
             return run_command(matrix_path(args.matrix, environ), args.command, args)
@@ -131,6 +132,8 @@ def cmd_run(path: Path, args) -> int:
         index, count = args.shard
         sessions = assign_shards(sessions, plan.seconds, count)[index - 1]
         print(f"shard {index}/{count}: {', '.join(s.name for s in sessions) or 'no sessions'}", flush=True)
+    from harness.run.session import run_session
+
     bad = recorded = 0
     with stop_on_signals() as stop, state_lock(plan.matrix.resolve(plan.matrix.settings.state_dir)):
         for number, session in enumerate(sessions, 1):
@@ -240,6 +243,20 @@ def cmd_init(path: Path, args) -> int:
     return 0
 
 
+def cmd_bisect(path: Path, args) -> int:
+    from harness.evidence.commands import cmd_bisect as bisect
+
+    return bisect(path, args)
+
+
+def cmd_ranges(path: Path, args) -> int:
+    from harness.evidence.commands import cmd_ranges as ranges
+
+    return ranges(path, args)
+
+
+# The nox processes import this module for `main` and `run_command`: a command's own modules are imported
+# when it runs (a run with nothing to run starts six such processes).
 COMMANDS = {
     "check": cmd_check,
     "list": cmd_list,

@@ -25,7 +25,6 @@ from harness.plan.shards import assign_shards, longest_first
 from harness.results.outcomes import GATING, Outcome
 from harness.results.store import StoreError
 from harness.run.lock import StateBusy
-from harness.run.session import run_session
 from harness.run.stop import STOP, stop_on_signals
 
 
@@ -105,6 +104,8 @@ def _release_session(plan: Plan, session_plan: SessionPlan, environ: Environ):
             if mine != index:
                 where = f"shard {mine}/{count}" if mine else f"no shard of profile {profile!r}"
                 session.skip(f"{session_plan.name} is in {where}, not {index}/{count}")
+        from harness.run.session import run_session  # not imported by `nox -l` nor the report's process
+
         with stop_on_signals() as stop:
             owner = _watch_parallel_parent()
             try:

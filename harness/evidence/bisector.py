@@ -10,7 +10,7 @@ from harness.config.model import Demo
 from harness.evidence.edges import Mark, mark_of, short_version
 from harness.evidence.probes import ProbeRunner
 from harness.evidence.signature import failure_signature, same_failure
-from harness.evidence.steps import Bisection, Verdict
+from harness.evidence.steps import BisectError, Bisection, Verdict
 from harness.plan.releases import Release
 from harness.results.diff import explain
 from harness.results.records import CellResult, ResultSet
@@ -18,10 +18,6 @@ from harness.results.store import store_for
 from harness.run.stop import STOP
 
 Log = Callable[[str], None]
-
-
-class BisectError(Exception):
-    """The bisect cannot start or go on (ends that do not behave as claimed, no recorded change); says what to do."""
 
 
 class BisectStopped(Exception):

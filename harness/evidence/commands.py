@@ -8,10 +8,11 @@ from pathlib import Path
 from tabulate import tabulate
 
 from harness.config.model import Demo, Matrix, MatrixError
-from harness.evidence.bisector import BisectError, Bisector, BisectResult, BisectStopped, ordered_window
+from harness.evidence.bisector import Bisector, BisectResult, BisectStopped, ordered_window
 from harness.evidence.edges import Mark, catalog_evidence, mark_of
 from harness.evidence.probes import ProbeRunner
 from harness.evidence.rewrite import proposed_changes, rewritten, unified
+from harness.evidence.steps import BisectError
 from harness.evidence.survey import survey
 from harness.evidence.verdicts import check_problems, edge_counts, evidence_rows
 from harness.plan.check import check_matrix

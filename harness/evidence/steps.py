@@ -13,6 +13,10 @@ from enum import StrEnum
 from harness.plan.releases import Release
 
 
+class BisectError(Exception):
+    """The bisect cannot start or go on (ends that do not behave as claimed, no recorded change); says what to do."""
+
+
 class Verdict(StrEnum):
     GOOD = "good"
     BAD = "bad"
