@@ -18,7 +18,13 @@ from tabulate import tabulate
 from harness.config.environ import Environ, EnvironError, read_environ
 from harness.config.model import PROFILES, MatrixError
 from harness.evidence.steps import BisectError
-from harness.options import add_jobs_option, add_report_options, add_resolution_option, add_run_options
+from harness.options import (
+    add_backend_option,
+    add_jobs_option,
+    add_report_options,
+    add_resolution_option,
+    add_run_options,
+)
 from harness.plan.check import check_matrix
 from harness.plan.releases import SnapshotError, UnknownRelease, refresh_snapshot
 from harness.plan.sessions import load_plan
@@ -64,7 +70,8 @@ def build_parser(environ: Environ) -> argparse.ArgumentParser:
     init.add_argument("folder", nargs="?", default=".", help="the folder of scripts (default: the current one)")
     from harness.evidence.commands import add_evidence_commands
 
-    add_evidence_commands(commands, lambda p: add_resolution_option(p, environ), lambda p: add_jobs_option(p, environ))
+    add_evidence_commands(commands, lambda p: add_resolution_option(p, environ),
+                          lambda p: (add_jobs_option(p, environ), add_backend_option(p, environ)))
     return parser
 
 

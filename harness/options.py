@@ -41,9 +41,13 @@ def add_run_options(parser: argparse.ArgumentParser, environ: Environ) -> None:
     parser.add_argument("--shard", metavar="I/N", type=_shard,
                         help="run only shard I of N of the profile's sessions (balanced by recorded durations)")
     parser.add_argument("--profile", choices=PROFILES, help="the profile to run, or to shard (default: the matrix's)")
+    add_backend_option(parser, environ)
+    add_jobs_option(parser, environ)
+
+
+def add_backend_option(parser: argparse.ArgumentParser, environ: Environ) -> None:
     parser.add_argument("--backend", choices=BACKENDS, default=environ.backend,
                         help="the API servers' database (default: MATRIX_BACKEND, else [harness] backend)")
-    add_jobs_option(parser, environ)
 
 
 def add_jobs_option(parser: argparse.ArgumentParser, environ: Environ) -> None:

@@ -228,3 +228,38 @@ def test_write_changes_only_the_demos_whose_evidence_differs_and_keeps_comments(
     assert "# the first demo" in after and "# the package" in after
     assert after.replace('">=1.2,<2"  # evidence: 1.1.0: ImportError: no thing', '">=1.3,<2"  # a hand-written guess',
                          1) == text
+
+
+# --- the probes' backend ---------------------------------------------------------------------------------
+
+
+class _Probed(Exception):
+    """Raised by the stand-in for the probes: the test only needs the matrix they were given."""
+
+
+@pytest.mark.parametrize("command", [["bisect", "demos/a.py", "--good", "2.19.0", "--bad", "2.20.0"],
+                                     ["ranges", "--bisect"]])
+@pytest.mark.parametrize(("variables", "options", "expected"), [
+    ({}, [], "postgres"),  # the matrix's default
+    ({"MATRIX_BACKEND": "sqlite"}, [], "sqlite"),
+    ({"MATRIX_BACKEND": "sqlite"}, ["--backend", "postgres"], "postgres"),  # the option wins
+])
+def test_bisect_and_ranges_probe_on_the_backend_the_run_would_use(project, monkeypatch, command, variables, options,
+                                                                   expected):
+    from harness import cli
+    from harness.config.environ import read_environ
+    from harness.evidence import commands
+
+    project.demo("demos/a.py", "print('a')\n")
+    project.write_matrix('[[demos]]\npath = "demos/a.py"\nstory = "a"\nreleases = ">=2.19,<3"\n')
+    seen = []
+
+    def probes(matrix, *args, **kwargs):
+        seen.append(matrix.settings.backend)
+        raise _Probed
+
+    monkeypatch.setattr(commands, "ProbeRunner", probes)
+    monkeypatch.setattr(commands, "survey", probes)
+    with pytest.raises(_Probed):
+        cli.main(["--matrix", str(project.matrix), *command, *options], read_environ(variables))
+    assert seen == [expected]

@@ -176,3 +176,17 @@ def test_the_picture_is_redrawn_only_when_what_it_shows_changes(recorded, tmp_pa
                             resolution="as-released", outcome="fail", started="2026-11-24T10:00:00"))
     draw_heatmap(matrix, releases, store.load(), images)
     assert png.read_bytes()[:8] == drawn[:8] == b"\x89PNG\r\n\x1a\n" and svg.is_file()
+
+
+def test_a_matrix_without_cells_gets_a_picture_that_says_so_and_no_warning(recorded, tmp_path):
+    import warnings
+
+    from harness.report.heatmap import draw_heatmap
+    from harness.results.records import ResultSet
+
+    matrix, releases, _ = recorded
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warned about an empty grid
+        png, svg = draw_heatmap(matrix, releases, ResultSet(), tmp_path / "images")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "no cell recorded yet" in svg.read_text()

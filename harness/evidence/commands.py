@@ -23,8 +23,9 @@ from harness.run.lock import state_lock
 from harness.run.stop import stop_on_signals
 
 
-def add_evidence_commands(commands, add_resolution, add_jobs) -> None:
-    """The `bisect` and `ranges` subcommands (cli.py owns the parser; `add_*` are its shared options)."""
+def add_evidence_commands(commands, add_resolution, add_probe_options) -> None:
+    """The `bisect` and `ranges` subcommands (cli.py owns the parser and the shared options: the resolution,
+    and the probes' --jobs and --backend)."""
     bisect = commands.add_parser("bisect", help="the first release where one demo's behaviour changes")
     bisect.add_argument("demo", help="the demo's path as matrix.toml gives it (or its file name)")
     bisect.add_argument("--good", metavar="VERSION", help="a release it passes on (default: from the records)")
@@ -42,7 +43,7 @@ def add_evidence_commands(commands, add_resolution, add_jobs) -> None:
                         help="exit 1 on a claimed fail, a pass outside a range, an unproven edge")
     for parser in (bisect, ranges):
         add_resolution(parser)
-        add_jobs(parser)
+        add_probe_options(parser)
 
 
 def _releases(matrix: Matrix, releases: list[Release], prereleases: bool = False) -> list[Release]:
@@ -86,6 +87,7 @@ def ends_from_records(demo: Demo, releases: list[Release], results: ResultSet, r
 
 def cmd_bisect(path: Path, args: argparse.Namespace) -> int:
     matrix, snapshot = check_matrix(path)
+    matrix = matrix.with_backend(args.backend)  # the probes' API servers: --backend, MATRIX_BACKEND, the matrix's
     releases = _releases(matrix, snapshot, args.prereleases)
     resolution = args.resolution or matrix.settings.resolution
     demo = find_demo(matrix, args.demo)
@@ -145,6 +147,7 @@ def print_bisect(result: BisectResult) -> None:
 
 def cmd_ranges(path: Path, args: argparse.Namespace) -> int:
     matrix, snapshot = check_matrix(path)
+    matrix = matrix.with_backend(args.backend)  # the probes' API servers: --backend, MATRIX_BACKEND, the matrix's
     releases = _releases(matrix, snapshot)
     resolution = args.resolution or matrix.settings.resolution
     if args.bisect:

@@ -99,6 +99,14 @@ def save_picture(grid: list[list[int]], columns: list[str], labels: list[str], t
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
+    if not columns:  # no cell recorded yet: an empty grid would be drawn as a warning, not a picture
+        fig, ax = plt.subplots(figsize=(8.0, 2.0), dpi=110)
+        ax.axis("off")
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.text(0.5, 0.5, "no cell recorded yet: run a profile or a release, then the report", ha="center",
+                va="center", fontsize=9)
+        _save(plt, fig, paths)
+        return
     width = max(8.0, 2.5 + 0.28 * len(columns))
     height = max(4.0, 1.6 + 0.2 * len(labels))
     fig, ax = plt.subplots(figsize=(width, height), dpi=110)
@@ -121,6 +129,10 @@ def save_picture(grid: list[list[int]], columns: list[str], labels: list[str], t
                 Patch(facecolor=OUT_OF_RANGE, edgecolor="#c9d1d9", label="outside the range")]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False)
     fig.tight_layout()
+    _save(plt, fig, paths)
+
+
+def _save(plt, fig, paths: list[Path]) -> None:
     for path in paths:
-        fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else {})
+        fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else {})  # no date: same grid, same file
     plt.close(fig)
