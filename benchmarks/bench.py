@@ -285,7 +285,7 @@ def _failed(cells: dict) -> list[str]:
 def remeasure(args, argv, base: Path, project: Path, names: list[str], logs: Path) -> int:
     """Parts of an earlier run measured again at this commit; the rest (the peers, the limit) stays as it was."""
     measured = json.loads(args.base.read_text())
-    again = dict(stamp(), parts=args.remeasure,
+    again = dict(stamp(), machine=machine(), parts=args.remeasure,
                  command="python3 benchmarks/bench.py " + " ".join(argv if argv is not None else sys.argv[1:]))
     measured["remeasured"] = again
     run_ours(project, names, True, logs, "warmup-ours")

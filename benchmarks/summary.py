@@ -130,7 +130,9 @@ def _remeasured_note(m: dict) -> str:
     parts = {"rerun": lambda: "the no-change re-run (and the 3 cold runs it is a share of, median "
                               f"{statistics.median(again['cold']):.1f} s)",
              "minors": lambda: "the `minors` runs"}
-    return (f" Measured again by `{again['command']}` on {again['date']} at commit {again['commit']}: "
+    machine = f" on {again['machine']}" if again.get("machine") else ""
+    loop = f" (the loop: {again['loop']:.2f} s)" if again.get("loop") else ""
+    return (f" Measured again by `{again['command']}` on {again['date']} at commit {again['commit']}{machine}{loop}: "
             + " and ".join(parts[p]() for p in again["parts"]) + "; every other number is from the run above.")
 
 
@@ -157,7 +159,8 @@ def write_markdown(path: Path, m: dict) -> None:
         "`benchmarks/results.json` holds the same numbers for tools. Do not edit by hand."
         + (f" Written from that run's measurements by `{m['written_by']}`." if m.get("written_by") else "")
         + _remeasured_note(m), "",
-        f"Machine: {m['machine']}.", "",
+        f"Machine: {m['machine']}" + (f"; a fixed pure-Python loop (`summary.loop_seconds`) took "
+                                      f"{m['loop']:.2f} s" if m.get("loop") else "") + ".", "",
         f"Workload: {m['workload']}. Backend of ours: `{m['backend']}`.", "",
         "| target | measured | target |", "|---|---|---|",
         f"| ours vs the skilled peer (median of pair-by-pair ratios) | **{f['ratio_skilled_peer']:.2f}×** | ≥ 3× |",
@@ -209,4 +212,17 @@ def write_markdown(path: Path, m: dict) -> None:
 
 
 def stamp() -> dict:
-    return {"date": time.strftime("%Y-%m-%d"), "commit": commit(), "cores": os.cpu_count()}
+    return {"date": time.strftime("%Y-%m-%d"), "commit": commit(), "cores": os.cpu_count(), "loop": loop_seconds()}
+
+
+def loop_seconds() -> float:
+    """One core's speed, to compare machines: the median of 5 runs of a fixed pure-Python loop (seconds).
+
+    Sessions do not always get the same kind of machine (an AMD EPYC one, then a 2.0 GHz Intel Xeon one),
+    and every absolute number of the benchmark moves with the core's speed; the ratios much less."""
+    def once() -> float:
+        started = time.perf_counter()
+        sum(i * i for i in range(10**7))
+        return time.perf_counter() - started
+
+    return round(statistics.median(once() for _ in range(5)), 3)
