@@ -203,7 +203,8 @@ def main(argv=None) -> int:
     order = [s.name for s in longest_first(plan)]  # as `nox --parallel auto` starts them
     names = ["-s", *sorted((s.name for s, _, _ in sessions), key=order.index), "report"]
     backend = os.environ.get("MATRIX_BACKEND") or plan.matrix.settings.backend
-    measured = dict(stamp(), machine=machine(), backend=backend, rounds=[], cold_cells=[],
+    stamped = dict(stamp(), machine=machine())  # once: the loop that times a core takes seconds
+    measured = dict(stamped, backend=backend, rounds=[], cold_cells=[],
                     command="python3 benchmarks/bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                     workload=f"every demo of the matrix on the `{args.profile}` profile, as released: {len(sessions)} "
                              f"envs ({', '.join(s.release.version for s, _, _ in sessions)}), {cells} cells (cells "
@@ -214,7 +215,7 @@ def main(argv=None) -> int:
 
     log(f"workload: {measured['workload']}")
     if args.remeasure:
-        return remeasure(args, argv, base, project, names, logs)
+        return remeasure(args, argv, stamped, project, names, logs, base)
     freezes = committed_freezes(sessions)
     warm = run_ours(project, names, True, logs, "warmup-ours")
     if len(freezes) < len(sessions):
@@ -282,10 +283,10 @@ def _failed(cells: dict) -> list[str]:
     return sorted(f"{name}: {c['outcome']}" for name, c in cells.items() if c["outcome"] not in ("pass", "xfail"))
 
 
-def remeasure(args, argv, base: Path, project: Path, names: list[str], logs: Path) -> int:
+def remeasure(args, argv, stamped: dict, project: Path, names: list[str], logs: Path, base: Path) -> int:
     """Parts of an earlier run measured again at this commit; the rest (the peers, the limit) stays as it was."""
     measured = json.loads(args.base.read_text())
-    again = dict(stamp(), machine=machine(), parts=args.remeasure,
+    again = dict(stamped, parts=args.remeasure,
                  command="python3 benchmarks/bench.py " + " ".join(argv if argv is not None else sys.argv[1:]))
     measured["remeasured"] = again
     run_ours(project, names, True, logs, "warmup-ours")

@@ -139,11 +139,12 @@ def _remeasured_note(m: dict) -> str:
 def _minors_rows(minors: dict | None) -> list[str]:
     if not minors:
         return []
-    rows = [f"| `minors` profile, as released ({minors['sessions']} sessions, {minors['cells']} cells), from fresh "
-            f"env folders after a warm-up, as the rounds are | **{minors['seconds'] / 60:.1f} min** (exit "
-            f"{minors['exit']}, {minors['cpu']:.0f} s CPU) | ≤ 15 min |"]
-    first = minors.get("first")
-    if first:  # measured since the benchmark runs minors twice
+    first = minors.get("first")  # measured since the benchmark runs minors twice; before, once and first
+    how = "from fresh env folders after a first `minors` run, as the rounds are" if first else \
+        "the first `minors` run in a new state folder"
+    rows = [f"| `minors` profile, as released ({minors['sessions']} sessions, {minors['cells']} cells), {how} | "
+            f"**{minors['seconds'] / 60:.1f} min** (exit {minors['exit']}, {minors['cpu']:.0f} s CPU) | ≤ 15 min |"]
+    if first:
         rows.append(f"| the same, the first `minors` run in a new state folder (compiles each release's Prefect) | "
                     f"{first['seconds'] / 60:.1f} min (exit {first['exit']}, {first['cpu']:.0f} s CPU) | - |")
     return rows

@@ -105,7 +105,7 @@ def save_picture(grid: list[list[int]], columns: list[str], labels: list[str], t
         ax.set_title(title, fontsize=9, loc="left")
         ax.text(0.5, 0.5, "no cell recorded yet: run a profile or a release, then the report", ha="center",
                 va="center", fontsize=9)
-        _save(plt, fig, paths)
+        _save(fig, paths)
         return
     width = max(8.0, 2.5 + 0.28 * len(columns))
     height = max(4.0, 1.6 + 0.2 * len(labels))
@@ -129,10 +129,12 @@ def save_picture(grid: list[list[int]], columns: list[str], labels: list[str], t
                 Patch(facecolor=OUT_OF_RANGE, edgecolor="#c9d1d9", label="outside the range")]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False)
     fig.tight_layout()
-    _save(plt, fig, paths)
+    _save(fig, paths)
 
 
-def _save(plt, fig, paths: list[Path]) -> None:
+def _save(fig, paths: list[Path]) -> None:
+    import matplotlib.pyplot as plt
+
     for path in paths:
         fig.savefig(path, metadata={"Date": None} if path.suffix == ".svg" else {})  # no date: same grid, same file
     plt.close(fig)
