@@ -87,7 +87,7 @@ def run_ours(project: Path, selection: list[str], force: bool, logs: Path, label
     since = now_iso()  # as records write `started`
     seconds, peak, code, output, cpu = timed(args, env=env, cwd=project, log_file=logs / f"{label}.log")
     cells = {f"{r['demo']} on {r['release']}": {"duration": r["duration"], "attempts": r["attempts"],
-                                                 "outcome": r["outcome"]}
+                                                 "outcome": r["outcome"], "started": r["started"]}
              for r in _records(project)  # by time, not by line: the report compacts the records file
              if r["started"] >= since and r["outcome"] not in ("skipped", "interrupted")}
     harness_mb = max((float(l.split(":")[-1].split()[0]) for l in output.splitlines() if "harness peak memory" in l),
@@ -166,9 +166,10 @@ def parse(argv) -> argparse.Namespace:
     parser.add_argument("--releases", nargs="*", help="only these releases of the profile (a quick smoke run)")
     parser.add_argument("--from-measurements", type=Path, metavar="FILE",
                         help="write RESULTS.md and results.json again from an earlier run's measurements.json")
-    parser.add_argument("--remeasure", nargs="+", choices=("rerun", "minors"), metavar="PART",
-                        help="measure only these parts again (rerun: 3 cold runs and 3 no-change re-runs of ours; "
-                             "minors) on top of --base's measurements; RESULTS.md says which rows are new")
+    parser.add_argument("--remeasure", nargs="+", choices=("rerun", "spread", "minors"),
+                        metavar="PART", help="measure only these parts again (rerun: 3 cold runs and 3 no-change "
+                                             "re-runs of ours; spread: --cold-runs cold runs of ours; minors) on top "
+                                             "of --base's measurements; RESULTS.md says which rows are new")
     parser.add_argument("--base", type=Path, metavar="FILE", help="the measurements.json --remeasure starts from")
     return parser.parse_args(argv)
 
@@ -294,6 +295,9 @@ def remeasure(args, argv, stamped: dict, project: Path, names: list[str], logs: 
         again["cold"] = [run_ours(project, names, True, logs, f"ours-cold-again-{n}")["seconds"] for n in (1, 2, 3)]
         measured["rerun"] = statistics.median(run_ours(project, names, False, logs, f"ours-no-change-{n}")["seconds"]
                                               for n in (1, 2, 3))
+    if "spread" in args.remeasure:
+        measured["cold_cells"] = [run_ours(project, names, True, logs, f"ours-cold-{n}")["cells"]
+                                  for n in range(1, args.cold_runs + 1)]
     if "minors" in args.remeasure:
         measured["minors"] = run_minors(project, logs)
     (base / "measurements.json").write_text(json.dumps(measured, indent=1))

@@ -129,6 +129,7 @@ def _remeasured_note(m: dict) -> str:
         return ""
     parts = {"rerun": lambda: "the no-change re-run (and the 3 cold runs it is a share of, median "
                               f"{statistics.median(again['cold']):.1f} s)",
+             "spread": lambda: f"each cell's spread over {len(m['cold_cells'])} cold runs",
              "minors": lambda: "the `minors` runs"}
     machine = f" on {again['machine']}" if again.get("machine") else ""
     loop = f" (the loop: {again['loop']:.2f} s)" if again.get("loop") else ""
