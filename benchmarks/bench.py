@@ -69,6 +69,11 @@ def make_project(base: Path) -> Path:
         shutil.copy(ROOT / "reports" / name, project / "reports" / name)
     shutil.copy(ROOT / "matrix.toml", project / "matrix.toml")
     shutil.copy(ROOT / "noxfile.py", project / "noxfile.py")
+    (project / ".gitignore").write_text(".matrix/\n")
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "the benchmark's copy"]):
+        # a checkout, as a user's: runs are scheduled by the committed durations, which the reports do not change
+        subprocess.run(["git", "-C", str(project), "-c", "user.name=bench", "-c", "user.email=bench@example.invalid",
+                        "-c", "commit.gpgsign=false", *command], check=True, capture_output=True)
     return project
 
 

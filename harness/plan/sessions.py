@@ -16,7 +16,7 @@ from harness.plan.interpreters import Interpreter, choose_interpreters, describe
 from harness.plan.memo import memoized
 from harness.plan.releases import Release, demo_candidates, select_releases, usable
 from harness.results.records import CellResult
-from harness.results.store import store_for
+from harness.results.store import committed_blob, schedule_baseline, store_for
 
 
 @dataclass
@@ -143,9 +143,9 @@ def load_plan(matrix_path: Path, resolution: str | None = None, only: list[str] 
               probe: bool = False) -> Plan:
     """Matrix + snapshot + interpreters + the baseline → the plan (what the noxfile and the CLI use); kept
     while none of those files changes (memo.py), since every nox process asks for it."""
-    values = ("plan", str(matrix_path), resolution, only, probe)
-    return memoized(load_matrix(matrix_path), "plan", values,
-                    lambda: plan_afresh(matrix_path, resolution, only, probe))
+    matrix = load_matrix(matrix_path)
+    values = ("plan", str(matrix_path), resolution, only, probe, committed_blob(matrix))  # the schedule's durations
+    return memoized(matrix, "plan", values, lambda: plan_afresh(matrix_path, resolution, only, probe))
 
 
 def plan_afresh(matrix_path: Path, resolution: str | None = None, only: list[str] | None = None,
@@ -153,10 +153,9 @@ def plan_afresh(matrix_path: Path, resolution: str | None = None, only: list[str
     matrix, releases = check_matrix(matrix_path)  # a run never starts on an invalid matrix; check read the snapshot
     interpreters = state_interpreters(matrix)
     resolution = resolution or matrix.settings.resolution
-    cells = list(store_for(matrix).load_baseline().cells.values())
-    recorded = {c.release for c in cells if c.resolution == resolution}
+    recorded = {c.release for c in store_for(matrix).load_baseline().cells.values() if c.resolution == resolution}
     plan = build_plan(matrix, releases, interpreters, resolution, only=only, recorded=recorded, probe=probe)
-    plan.seconds = session_seconds(plan, cells)
+    plan.seconds = session_seconds(plan, list(schedule_baseline(matrix).cells.values()))
     return plan
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import hashlib
@@ -338,11 +339,7 @@ def committed_baseline(matrix: Matrix, explicit: Path | None) -> ResultSet:
             raise SystemExit(f"error: --baseline {explicit}: no such file (expected a results.json)")
         return load_results_json(explicit)
     committed = matrix.resolve(matrix.settings.reports_dir) / "results.json"
-    try:
-        shown = subprocess.run(["git", "-C", str(committed.parent), "show", f"HEAD:./{committed.name}"],
-                               capture_output=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        shown = None
+    shown = _git_head(committed, "show")
     if shown is not None and shown.returncode == 0:
         with tempfile.NamedTemporaryFile(suffix=".json") as copy:
             copy.write(shown.stdout)
@@ -351,3 +348,30 @@ def committed_baseline(matrix: Matrix, explicit: Path | None) -> ResultSet:
                                      "commit a readable copy (an earlier commit has one: git log -- results.json "
                                      f"in {committed.parent}), or pass --baseline FILE")
     return load_results_json(committed)
+
+
+def committed_blob(matrix: Matrix) -> str:
+    """git's id of reports/results.json as committed at HEAD; "" outside a checkout or when it is not committed."""
+    shown = _git_head(matrix.resolve(matrix.settings.reports_dir) / "results.json", "rev-parse", "-q", "--verify")
+    return shown.stdout.decode().strip() if shown is not None and shown.returncode == 0 else ""
+
+
+def schedule_baseline(matrix: Matrix) -> ResultSet:
+    """The durations runs are scheduled by (sessions and demos longest first, the estimates of time left).
+
+    The committed ones when results.json is committed, so every run of a commit schedules its cells alike:
+    the report rewrites the working copy after each run, and scheduling by it let one run's noise reorder
+    the next (measured: a cell started 3 s into one run and 65 s into the next, and took 2.5 times as long).
+    """
+    if committed_blob(matrix):
+        with contextlib.suppress(StoreError):  # an unreadable commit: the report says so; a schedule needs none
+            return committed_baseline(matrix, None)
+    return store_for(matrix).load_baseline()
+
+
+def _git_head(path: Path, *command: str) -> subprocess.CompletedProcess | None:
+    try:
+        return subprocess.run(["git", "-C", str(path.parent), *command, f"HEAD:./{path.name}"],
+                              capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None

@@ -20,7 +20,7 @@ from harness.config.needs import PROVIDED, NeedCheck, check_needs
 from harness.plan.sessions import SessionPlan
 from harness.results.outcomes import Outcome
 from harness.results.records import CellResult
-from harness.results.store import store_for
+from harness.results.store import schedule_baseline, store_for
 from harness.run.bytecode import harvest
 from harness.run.cache import cache_inputs
 from harness.run.cell import CellRunner, slug
@@ -113,7 +113,7 @@ class _Session:
         self.reusable = inputs.reusable(recorded, plan.release.version, plan.resolution)
         self.runnable = [d for d in plan.demos if self.needs[d.path].available and d.path not in self.reusable]
         self.wanted = {need for d in self.runnable for need in d.needs if need in PROVIDED}
-        self.expected = expected_seconds(store.load_baseline().cells, self.runnable, plan.release.version,
+        self.expected = expected_seconds(schedule_baseline(matrix).cells, self.runnable, plan.release.version,
                                          plan.resolution) if self.runnable else {}
         self.bytecode_store = matrix.resolve(matrix.settings.state_dir) / BYTECODE_STORE
         self.warm = WarmLifecycle(self.settings.warm if warm else None, self.settings.env, matrix.settings.package,
