@@ -294,7 +294,11 @@ def remeasure(args, argv, stamped: dict, project: Path, names: list[str], logs: 
     measured = json.loads(args.base.read_text())
     again = dict(stamped, parts=args.remeasure,
                  command="python3 benchmarks/bench.py " + " ".join(argv if argv is not None else sys.argv[1:]))
-    measured["remeasured"] = again
+    earlier = measured.get("remeasured") or []
+    kept = [earlier] if isinstance(earlier, dict) else earlier  # one dict before several were kept
+    for part in args.remeasure:  # a part measured again here replaces what an earlier line said of it
+        kept = [dict(e, parts=[p for p in e["parts"] if p != part]) for e in kept]
+    measured["remeasured"] = [e for e in kept if e["parts"]] + [again]
     run_ours(project, names, True, logs, "warmup-ours")
     if "rerun" in args.remeasure:
         again["cold"] = [run_ours(project, names, True, logs, f"ours-cold-again-{n}")["seconds"] for n in (1, 2, 3)]

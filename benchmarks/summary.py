@@ -54,8 +54,14 @@ def true_limit(m: dict) -> dict:
 
 def _cold_for_rerun(m: dict) -> float:
     """The cold run a no-change re-run is a share of: measured beside it when it was measured again."""
-    again = m.get("remeasured", {})
-    return statistics.median(again["cold"]) if "cold" in again else _median(m["rounds"], "ours")
+    again = [a for a in _remeasures(m) if "rerun" in a["parts"]]
+    return statistics.median(again[-1]["cold"]) if again else _median(m["rounds"], "ours")
+
+
+def _remeasures(m: dict) -> list[dict]:
+    """Each later measurement of some parts, oldest first (one dict before several were kept)."""
+    again = m.get("remeasured") or []
+    return [again] if isinstance(again, dict) else again
 
 
 def figures(m: dict) -> dict:
@@ -124,9 +130,12 @@ def _limit_rows(limit: dict) -> list[str]:
 
 
 def _remeasured_note(m: dict) -> str:
-    again = m.get("remeasured")
-    if not again:
-        return ""
+    again = _remeasures(m)
+    rest = " Every other number is from the run above." if again else ""
+    return "".join(_one_remeasure(m, a) for a in again) + rest
+
+
+def _one_remeasure(m: dict, again: dict) -> str:
     parts = {"rerun": lambda: "the no-change re-run (and the 3 cold runs it is a share of, median "
                               f"{statistics.median(again['cold']):.1f} s)",
              "spread": lambda: f"each cell's spread over {len(m['cold_cells'])} cold runs",
@@ -134,7 +143,7 @@ def _remeasured_note(m: dict) -> str:
     machine = f" on {again['machine']}" if again.get("machine") else ""
     loop = f" (the loop: {again['loop']:.2f} s)" if again.get("loop") else ""
     return (f" Measured again by `{again['command']}` on {again['date']} at commit {again['commit']}{machine}{loop}: "
-            + " and ".join(parts[p]() for p in again["parts"]) + "; every other number is from the run above.")
+            + " and ".join(parts[p]() for p in again["parts"]) + ".")
 
 
 def _minors_rows(minors: dict | None) -> list[str]:
