@@ -8,7 +8,8 @@ is used only while every file it was made from has the same size, mtime and
 inode: the matrix and its preset, the snapshot, the baseline, the interpreter
 list and the places interpreters are found in (pyenv's and uv's folders, each
 python3.X on PATH), every script under the demos folder, and the harness's own
-files (its code and its presets). A kept file that is unreadable, cut or
+files (its code and its presets); `load_plan` adds git's id of the committed
+results.json, whose durations order the sessions. A kept file that is unreadable, cut or
 foreign is ignored, and the plan is made afresh.
 """
 
