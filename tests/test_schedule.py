@@ -44,13 +44,18 @@ def _git(root, *args: str) -> None:
                     "-c", "commit.gpgsign=false", *args], check=True, capture_output=True)
 
 
-@pytest.fixture
-def checkout(project):
+def _two_demos(project, git: bool):
     project.demo("demos/a.py", "print('a')\n")
     project.demo("demos/b.py", "print('b')\n")
     project.write_matrix(MATRIX)
-    _git(project.root, "init", "-q")
+    if git:
+        _git(project.root, "init", "-q")
     return project
+
+
+@pytest.fixture
+def checkout(project):
+    return _two_demos(project, git=True)
 
 
 def _durations(matrix_path) -> dict[str, float]:
@@ -90,12 +95,7 @@ def _committed_unreadable(project):
     (_committed_unreadable, {"demos/a.py": 1.0, "demos/b.py": 9.0}),  # the report names that file; not the schedule
 ])
 def test_the_schedule_reads_the_committed_durations_else_the_working_copy(project, state, durations):
-    project.demo("demos/a.py", "print('a')\n")
-    project.demo("demos/b.py", "print('b')\n")
-    project.write_matrix(MATRIX)
-    if state is not _outside_git:
-        _git(project.root, "init", "-q")
-    state(project)
+    state(_two_demos(project, git=state is not _outside_git))
     assert _durations(project.matrix) == durations
 
 

@@ -363,9 +363,8 @@ def schedule_baseline(matrix: Matrix) -> ResultSet:
     the report rewrites the working copy after each run, and scheduling by it let one run's noise reorder
     the next (measured: a cell started 3 s into one run and 65 s into the next, and took 2.5 times as long).
     """
-    if committed_blob(matrix):
-        with contextlib.suppress(StoreError):  # an unreadable commit: the report says so; a schedule needs none
-            return committed_baseline(matrix, None)
+    with contextlib.suppress(StoreError):  # an unreadable commit: the report says so; a schedule needs none
+        return committed_baseline(matrix, None)  # the working copy outside git or before it is committed
     return store_for(matrix).load_baseline()
 
 
