@@ -19,7 +19,7 @@ from harness.config.model import MatrixError
 from harness.config.options import Bounds
 from harness.config.parse import load_matrix
 from harness.config.templates import ENV_NAMES, template_problem
-from harness.run.process import isolated_environ
+from harness.run.process import INENV, isolated_environ
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ releases = "==1.4.1"
 """
 
 SECONDS = "expected a finite number, more than 0 and at most 86400 seconds (24 h)"
-ENV_EXPECTED = "expected only {home}, {tmp}, {storage}"
+ENV_EXPECTED = "expected only {home}, {tmp}, {storage}, {inenv}"
 WORKER_EXPECTED = "expected only {pool}, {url}, {workdir}, {python}, {inenv}"
 
 
@@ -108,13 +108,13 @@ CASES = [  # id, how the matrix goes wrong, the key the message names, what it s
     ("server-command-template", range_table(SERVER.replace("{port}", "{prot}")), "ranges[0].server.command",
      "uses {prot}; expected only {host}, {port}, {url}"),
     ("server-env-template", range_table(SERVER + 'env = { X = "{pool}" }'), "ranges[0].server.env.X",
-     "uses {pool}; expected only {home}, {tmp}, {storage}, {host}, {port}, {url}"),
+     "uses {pool}; expected only {home}, {tmp}, {storage}, {inenv}, {host}, {port}, {url}"),
     ("server-url-template", range_table(SERVER + 'url = "http://{host}:{port}/{url}"'), "ranges[0].server.url",
      "uses {url}; expected only {host}, {port}"),
     ("worker-setup-template", range_table(WORKER + 'setup = [["prefect", "{home}"]]'), "ranges[0].worker.setup[0]",
      "uses {home}; " + WORKER_EXPECTED),
     ("worker-env-template", range_table(WORKER + 'env = { X = "{}" }'), "ranges[0].worker.env.X",
-     "uses a positional {}; expected only {home}, {tmp}, {storage}, {pool}"),
+     "uses a positional {}; expected only {home}, {tmp}, {storage}, {inenv}, {pool}"),
     ("state-dir-file", with_file("state.txt", b"x", harness_key('state_dir = "state.txt"')),
      "harness.state_dir: 'state.txt' is an existing file", "expected a folder, not a file"),
     ("state-dir-default-file", with_file(".matrix", b"x", base),
@@ -220,7 +220,9 @@ def test_a_template_may_use_only_the_names_its_key_is_filled_with(text, key, pro
 
 def test_the_run_fills_every_env_name_check_allows(tmp_path):
     environ = isolated_environ({name.upper(): "{" + name + "}" for name in ENV_NAMES}, "prefect", tmp_path)
-    assert [environ[name.upper()] for name in ENV_NAMES] == [str(tmp_path / name) for name in ENV_NAMES]
+    folders = {name: tmp_path / name for name in ENV_NAMES} | {"inenv": INENV}  # the fresh ones, and harness/inenv/
+    assert [environ[name.upper()] for name in ENV_NAMES] == [str(folders[name]) for name in ENV_NAMES]
+    assert all(folders[name].is_dir() for name in ENV_NAMES)
 
 
 @pytest.mark.parametrize("bounds, accepted, refused, text", [

@@ -4,7 +4,9 @@ README's table of [harness] keys."""
 from __future__ import annotations
 
 import ast
+import dataclasses
 import shutil
+import ssl
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,9 @@ from harness.config import presets
 from harness.config.model import MatrixError, ReleaseRange, ServerConfig, WorkerConfig, merge_keys
 from harness.config.options import options_table, with_options_table
 from harness.config.parse import load_matrix
+from harness.config.templates import template_problem
 from harness.plan.check import check_matrix
+from harness.run.process import INENV, isolated_environ
 from tests.conftest import REPO
 
 PRESET = REPO / "harness" / "presets" / "prefect"
@@ -25,6 +29,11 @@ PRESET = REPO / "harness" / "presets" / "prefect"
 CLASSIC_ENV = {"PREFECT__HOME_DIR": "{home}/.prefect", "PREFECT__USER_CONFIG_PATH": "{home}/.prefect/config.toml"}
 MODERN_ENV = {"DO_NOT_TRACK": "1", "PREFECT_HOME": "{home}/.prefect", "PREFECT_LOCAL_STORAGE_PATH": "{storage}",
               "PREFECT_RUNNER_POLL_FREQUENCY": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+# The API client's trusted certificates (added since): nothing to load before 2.16, one certificate from 2.16
+TLS_SKIP = ("PREFECT_API_TLS_INSECURE_SKIP_VERIFY", "true")
+ONE_CA = ("PREFECT_API_SSL_CERT_FILE", "{inenv}/loopback_ca.pem")
+MODERN_ENV_SKIP = {**MODERN_ENV, TLS_SKIP[0]: TLS_SKIP[1]}
+MODERN_ENV_CA = {**MODERN_ENV, ONE_CA[0]: ONE_CA[1]}
 ORION_SERVER = ServerConfig(
     command=("prefect", "orion", "start", "--host", "{host}", "--port", "{port}"),
     env=(("PREFECT_HOME", "{home}/.prefect"), ("PREFECT_ORION_ANALYTICS_ENABLED", "false"),
@@ -45,6 +54,8 @@ WORKER = WorkerConfig(
     command=("prefect", "worker", "start", "--pool", "{pool}"),
     setup=(("prefect", "work-pool", "create", "{pool}", "--type", "process"),),
     env=WORKER_ENV, ready="started", timeout=90.0)
+WORKER_SKIP = dataclasses.replace(WORKER, env=(TLS_SKIP, *WORKER_ENV))
+WORKER_CA = dataclasses.replace(WORKER, env=(ONE_CA, *WORKER_ENV))
 WORKER_TEMPLATE = WorkerConfig(
     command=("prefect", "worker", "start", "--pool", "{pool}"),
     setup=(("prefect", "work-pool", "get-default-base-job-template", "--type", "process",
@@ -54,7 +65,7 @@ WORKER_TEMPLATE = WorkerConfig(
             "{python} -m prefect.engine"),
            ("prefect", "work-pool", "create", "{pool}", "--type", "process",
             "--base-job-template", "{workdir}/pool.json")),
-    env=WORKER_ENV, ready="started", timeout=90.0)
+    env=(ONE_CA, *WORKER_ENV), ready="started", timeout=90.0)
 RESET_CLASSIC = '''
 import logging
 import os
@@ -89,21 +100,23 @@ ERAS = [  # release, resolution, constraints, canary, env, server, worker, warm 
     ("1.4.1", "latest", (), "classic", CLASSIC_ENV, None, None, WARM_CLASSIC),
     # no process work pools before 2.10 (measured: 2.9.0's `work-pool create` has no --type)
     ("2.0.0", "latest", PINS_2_0, "modern", MODERN_ENV, ORION_SERVER, None, WARM_2X),
-    ("2.9.0", "as-released", (), "modern", MODERN_ENV, ORION_SERVER, None, WARM_2X),
-    ("2.9.0", "latest", PINS_2_0, "modern", MODERN_ENV, ORION_SERVER, None, WARM_2X),
-    ("2.10.19", "latest", PINS_2_0, "modern", MODERN_ENV, SERVER, WORKER, WARM_2X),
-    ("2.10.21", "latest", ("griffe<1", "anyio<4"), "modern", MODERN_ENV, SERVER, WORKER, WARM_2X),
-    ("2.14.21", "as-released", (), "modern", MODERN_ENV, SERVER, WORKER, WARM_2X),
-    ("2.14.21", "latest", ("griffe<1", "anyio<4"), "modern", MODERN_ENV, SERVER, WORKER, WARM_2X),
-    ("2.19.5", "latest", (), "modern", MODERN_ENV, SERVER, WORKER, WARM_2X),
-    ("2.19.6", "as-released", (), "modern", MODERN_ENV, SERVER, WORKER_TEMPLATE, WARM_2X),
-    ("2.20.27", "as-released", (), "modern", MODERN_ENV, SERVER, WORKER_TEMPLATE, WARM_2X),
-    ("2.20.27", "latest", (), "modern", MODERN_ENV, SERVER, WORKER_TEMPLATE, WARM_2X),
-    ("3.0.0", "latest", ("pydantic<2.11", "fastapi<0.132"), "modern", MODERN_ENV, SERVER, WORKER_TEMPLATE, WARM_3X),
-    ("3.4.25", "latest", ("fastapi<0.137",), "modern", MODERN_ENV, SERVER, WORKER_TEMPLATE, WARM_3X),
-    ("3.6.0", "latest", ("fastapi<0.137",), "modern", MODERN_ENV, SERVER, WORKER_TEMPLATE, WARM_3X),
-    ("3.9.1", "as-released", (), "modern", MODERN_ENV, SERVER, WORKER_TEMPLATE, WARM_3X),
-    ("3.9.1", "latest", (), "modern", MODERN_ENV, SERVER, WORKER_TEMPLATE, WARM_3X),
+    ("2.6.9", "as-released", (), "modern", MODERN_ENV, ORION_SERVER, None, WARM_2X),
+    ("2.9.0", "as-released", (), "modern", MODERN_ENV_SKIP, ORION_SERVER, None, WARM_2X),
+    ("2.9.0", "latest", PINS_2_0, "modern", MODERN_ENV_SKIP, ORION_SERVER, None, WARM_2X),
+    ("2.10.19", "latest", PINS_2_0, "modern", MODERN_ENV_SKIP, SERVER, WORKER_SKIP, WARM_2X),
+    ("2.10.21", "latest", ("griffe<1", "anyio<4"), "modern", MODERN_ENV_SKIP, SERVER, WORKER_SKIP, WARM_2X),
+    ("2.14.21", "as-released", (), "modern", MODERN_ENV_SKIP, SERVER, WORKER_SKIP, WARM_2X),
+    ("2.14.21", "latest", ("griffe<1", "anyio<4"), "modern", MODERN_ENV_SKIP, SERVER, WORKER_SKIP, WARM_2X),
+    ("2.19.5", "latest", (), "modern", MODERN_ENV_CA, SERVER, WORKER_CA, WARM_2X),
+    ("2.19.6", "as-released", (), "modern", MODERN_ENV_CA, SERVER, WORKER_TEMPLATE, WARM_2X),
+    ("2.20.27", "as-released", (), "modern", MODERN_ENV_CA, SERVER, WORKER_TEMPLATE, WARM_2X),
+    ("2.20.27", "latest", (), "modern", MODERN_ENV_CA, SERVER, WORKER_TEMPLATE, WARM_2X),
+    ("3.0.0", "latest", ("pydantic<2.11", "fastapi<0.132"), "modern", MODERN_ENV_CA, SERVER, WORKER_TEMPLATE,
+     WARM_3X),
+    ("3.4.25", "latest", ("fastapi<0.137",), "modern", MODERN_ENV_CA, SERVER, WORKER_TEMPLATE, WARM_3X),
+    ("3.6.0", "latest", ("fastapi<0.137",), "modern", MODERN_ENV_CA, SERVER, WORKER_TEMPLATE, WARM_3X),
+    ("3.9.1", "as-released", (), "modern", MODERN_ENV_CA, SERVER, WORKER_TEMPLATE, WARM_3X),
+    ("3.9.1", "latest", (), "modern", MODERN_ENV_CA, SERVER, WORKER_TEMPLATE, WARM_3X),
 ]
 
 
@@ -162,7 +175,7 @@ env = { PREFECT_HOME = "{home}/elsewhere" }  # overrides one variable of the pre
 ready = "polling"
 '''))
     three, two = matrix.env_settings("3.9.1", "as-released"), matrix.env_settings("2.20.27", "as-released")
-    assert three.env == dict(MODERN_ENV, PREFECT_HOME="{home}/elsewhere") and two.env == MODERN_ENV
+    assert three.env == dict(MODERN_ENV_CA, PREFECT_HOME="{home}/elsewhere") and two.env == MODERN_ENV_CA
     assert three.worker.ready == "polling" and three.worker.setup == WORKER_TEMPLATE.setup
     assert [r.source for r in matrix.matching_ranges("3.9.1")][-1] == "ranges[0]"
 
@@ -267,3 +280,20 @@ def test_the_readmes_example_matrix_is_a_valid_one(project):
     settings = matrix.env_settings("1.4.1", "latest")
     assert settings.warm.reset == "import os\n" and Path(settings.canary) == project.root / "canaries" / "classic.py"
     assert settings.worker.setup[0][1] == "{inenv}/json_set.py" and matrix.pins[-1].why
+
+
+@pytest.mark.parametrize("release, service", [("2.16.9", None), ("3.9.1", None), ("3.9.1", "worker")])
+def test_the_api_clients_certificate_file_fills_in_and_loads_as_one_certificate(tmp_path, release, service):
+    """A client whose PREFECT_API_SSL_CERT_FILE does not load cannot start: every 2.16+ cell would fail."""
+    settings = load_matrix(REPO / "matrix.toml").env_settings(release, "as-released")
+    template = dict(settings.worker.env) if service else settings.env
+    values = {"pool": "p", "url": "u", "workdir": "w", "python": "py", "inenv": str(INENV)} if service else None
+    environ = isolated_environ(template, "prefect", tmp_path, values=values)
+    context = ssl.create_default_context(cafile=environ["PREFECT_API_SSL_CERT_FILE"])
+    assert len(context.get_ca_certs()) == 1
+
+
+def test_inenv_is_a_name_every_env_table_may_use():
+    assert template_problem("{inenv}/loopback_ca.pem", "env") is None
+    assert template_problem("{inenv}/x", "worker.env") is None
+    assert "{inenv}" in template_problem("{pool}", "env")  # the message lists what may be used

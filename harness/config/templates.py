@@ -11,8 +11,9 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
-# Every `env` table: the run's fresh HOME, its temp folder, an empty folder for its results (all paths).
-ENV_NAMES = ("home", "tmp", "storage")
+# Every `env` table: the run's fresh HOME, its temp folder, an empty folder for its results, and
+# harness/inenv/ (files the harness hands to processes in the env) (all paths).
+ENV_NAMES = ("home", "tmp", "storage", "inenv")
 # [ranges.server]: where the server listens, and the URL that reaches its API.
 SERVER_NAMES = ("host", "port", "url")
 # [ranges.worker]: the work pool, the server's URL, the worker's folder, the env's python
@@ -30,7 +31,7 @@ TEMPLATE_NAMES: dict[str, tuple[str, ...]] = {
     "server.postgres_env": DATABASE_NAMES,
     "worker.command": WORKER_NAMES,
     "worker.setup": WORKER_NAMES,
-    "worker.env": ENV_NAMES + WORKER_NAMES,
+    "worker.env": tuple(dict.fromkeys(ENV_NAMES + WORKER_NAMES)),
 }
 
 

@@ -22,6 +22,8 @@ from harness.run.capture import OutputCapture
 from harness.run.stop import GRACE, STOP
 from harness.run.supervise import die_with_parent
 
+INENV = Path(__file__).resolve().parents[1] / "inenv"  # files the harness hands to processes inside an env
+
 TAIL_CHARS = 3000
 KILL_GRACE = 5.0
 DROPPED = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")
@@ -53,7 +55,7 @@ def isolated_environ(
     declares back through `extra`, services and canaries get none.
 
     `template` values may use {home} (the fresh HOME), {tmp} (the run's temp dir), {storage}
-    (an empty folder for the run's results) and `values`. With `pycache` (the env's bytecode
+    (an empty folder for the run's results), {inenv} (harness/inenv/) and `values`. With `pycache` (the env's bytecode
     folder) compiled modules are kept there, outside the sources, and reused by every later
     interpreter of the env: importing from source alone costs about twice as much.
     """
@@ -74,8 +76,9 @@ def isolated_environ(
     else:
         environ.pop("PYTHONDONTWRITEBYTECODE", None)
         environ["PYTHONPYCACHEPREFIX"] = str(pycache)
+    fill = {"home": home, "tmp": tmp, "storage": storage, "inenv": INENV, **(values or {})}
     for key, value in template.items():
-        environ[key] = value.format(home=home, tmp=tmp, storage=storage, **(values or {}))
+        environ[key] = value.format(**fill)
     environ.update(extra or {})
     return environ
 

@@ -23,9 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from harness.config.model import ServerConfig, WorkerConfig
-from harness.run.process import isolated_environ, kill_group
+from harness.run.process import INENV, isolated_environ, kill_group
 from harness.run.stop import STOP, Interrupted
-from harness.run.warm import INENV
 
 HOST = "127.0.0.1"
 SUPERVISOR = Path(__file__).with_name("supervise.py")  # stdlib only: runs by path, whatever the cwd

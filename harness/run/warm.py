@@ -11,11 +11,10 @@ import time
 from pathlib import Path
 
 from harness.run.capture import OutputCapture
-from harness.run.process import ProcessResult, kill_group
+from harness.run.process import INENV, ProcessResult, kill_group
 from harness.run.stop import STOP
 from harness.run.supervise import die_with_parent
 
-INENV = Path(__file__).resolve().parents[1] / "inenv"
 WARM_SCRIPT = INENV / "warm_runner.py"
 WARM_EXEC = INENV / "warm_exec.py"
 WARM_EXEC_VARIABLE = "HARNESS_WARM_EXEC"  # tells warm_exec.py where the warm runner listens
