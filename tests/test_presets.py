@@ -87,8 +87,11 @@ prefect.context.GLOBAL_SETTINGS_CONTEXT = prefect.context.root_settings_context(
 '''
 WARM_CLASSIC = (("prefect", "prefect.cli"), ("prefect", "python"), RESET_CLASSIC)
 WARM_2X = (("prefect", "prefect.cli"), ("prefect", "python"), RESET_MODERN)
+# 2.8-2.15 and 3.x preload more since: what each forked demo imported again (see the preset)
+WARM_2X_SERVER = (("prefect", "prefect.cli", "prefect.server.api.server"), ("prefect", "python"), RESET_MODERN)
 WARM_3X = (("prefect", "prefect.main", "prefect.flow_engine", "prefect.task_engine", "prefect.engine", "prefect.cli",
-            "prefect.server.api.server"), ("prefect", "python"), RESET_MODERN)
+            "prefect.server.api.server", "anyio._backends._asyncio", "prefect.utilities.visualization",
+            "prefect.deployments.runner"), ("prefect", "python"), RESET_MODERN)
 PINS_2_0 = ("pydantic<2", "anyio<4", "sqlalchemy<2", "fastapi<0.100", "httpx<0.24", "griffe<1")
 
 ERAS = [  # release, resolution, constraints, canary, env, server, worker, warm (preload, commands, reset)
@@ -101,12 +104,12 @@ ERAS = [  # release, resolution, constraints, canary, env, server, worker, warm 
     # no process work pools before 2.10 (measured: 2.9.0's `work-pool create` has no --type)
     ("2.0.0", "latest", PINS_2_0, "modern", MODERN_ENV, ORION_SERVER, None, WARM_2X),
     ("2.6.9", "as-released", (), "modern", MODERN_ENV, ORION_SERVER, None, WARM_2X),
-    ("2.9.0", "as-released", (), "modern", MODERN_ENV_SKIP, ORION_SERVER, None, WARM_2X),
-    ("2.9.0", "latest", PINS_2_0, "modern", MODERN_ENV_SKIP, ORION_SERVER, None, WARM_2X),
-    ("2.10.19", "latest", PINS_2_0, "modern", MODERN_ENV_SKIP, SERVER, WORKER_SKIP, WARM_2X),
-    ("2.10.21", "latest", ("griffe<1", "anyio<4"), "modern", MODERN_ENV_SKIP, SERVER, WORKER_SKIP, WARM_2X),
-    ("2.14.21", "as-released", (), "modern", MODERN_ENV_SKIP, SERVER, WORKER_SKIP, WARM_2X),
-    ("2.14.21", "latest", ("griffe<1", "anyio<4"), "modern", MODERN_ENV_SKIP, SERVER, WORKER_SKIP, WARM_2X),
+    ("2.9.0", "as-released", (), "modern", MODERN_ENV_SKIP, ORION_SERVER, None, WARM_2X_SERVER),
+    ("2.9.0", "latest", PINS_2_0, "modern", MODERN_ENV_SKIP, ORION_SERVER, None, WARM_2X_SERVER),
+    ("2.10.19", "latest", PINS_2_0, "modern", MODERN_ENV_SKIP, SERVER, WORKER_SKIP, WARM_2X_SERVER),
+    ("2.10.21", "latest", ("griffe<1", "anyio<4"), "modern", MODERN_ENV_SKIP, SERVER, WORKER_SKIP, WARM_2X_SERVER),
+    ("2.14.21", "as-released", (), "modern", MODERN_ENV_SKIP, SERVER, WORKER_SKIP, WARM_2X_SERVER),
+    ("2.14.21", "latest", ("griffe<1", "anyio<4"), "modern", MODERN_ENV_SKIP, SERVER, WORKER_SKIP, WARM_2X_SERVER),
     ("2.19.5", "latest", (), "modern", MODERN_ENV_CA, SERVER, WORKER_CA, WARM_2X),
     ("2.19.6", "as-released", (), "modern", MODERN_ENV_CA, SERVER, WORKER_TEMPLATE, WARM_2X),
     ("2.20.27", "as-released", (), "modern", MODERN_ENV_CA, SERVER, WORKER_TEMPLATE, WARM_2X),
