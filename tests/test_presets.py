@@ -87,11 +87,10 @@ prefect.context.GLOBAL_SETTINGS_CONTEXT = prefect.context.root_settings_context(
 '''
 WARM_CLASSIC = (("prefect", "prefect.cli"), ("prefect", "python"), RESET_CLASSIC)
 WARM_2X = (("prefect", "prefect.cli"), ("prefect", "python"), RESET_MODERN)
-# 2.8-2.15 and 3.x preload more since: what each forked demo imported again (see the preset)
+# 2.8-2.15 preload the server since: each forked demo imported it again (see the preset)
 WARM_2X_SERVER = (("prefect", "prefect.cli", "prefect.server.api.server"), ("prefect", "python"), RESET_MODERN)
 WARM_3X = (("prefect", "prefect.main", "prefect.flow_engine", "prefect.task_engine", "prefect.engine", "prefect.cli",
-            "prefect.server.api.server", "anyio._backends._asyncio", "prefect.utilities.visualization",
-            "prefect.deployments.runner"), ("prefect", "python"), RESET_MODERN)
+            "prefect.server.api.server"), ("prefect", "python"), RESET_MODERN)
 PINS_2_0 = ("pydantic<2", "anyio<4", "sqlalchemy<2", "fastapi<0.100", "httpx<0.24", "griffe<1")
 
 ERAS = [  # release, resolution, constraints, canary, env, server, worker, warm (preload, commands, reset)
