@@ -29,11 +29,12 @@ IMPORTED_WITH = os.environ.get("MARK", "none")
 """
 
 PROBE = """
-import json, os, sys, statemod
+import json, os, signal, sys, statemod
 print(json.dumps({
     "imported_with": statemod.IMPORTED_WITH, "reset_with": getattr(statemod, "RESET_WITH", None),
     "mark": os.environ.get("MARK"), "argv": sys.argv[1:], "cwd": os.getcwd(), "name": __name__,
     "stdin": sys.stdin.read(),
+    "sigchld_default": signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL, "wakeup_fd": signal.set_wakeup_fd(-1),
 }))
 sys.stderr.write("to stderr\\n")
 sys.exit(int(os.environ.get("EXIT", "0")))
@@ -82,6 +83,7 @@ def test_a_command_forks_from_the_warm_parent_with_the_callers_stdio_env_cwd_and
     assert seen["reset_with"] == "child"  # the reset code read the caller's environment
     assert seen["mark"] == "child" and seen["argv"] == ["a", "b c"] and seen["cwd"] == str(workdir)
     assert seen["name"] == "__main__" and seen["stdin"] == "from the caller"
+    assert seen["sigchld_default"] and seen["wakeup_fd"] == -1  # not the parent's way of hearing of exits
     assert done.stderr == "to stderr\n"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 import time
@@ -118,6 +119,46 @@ def test_a_child_exits_as_a_plain_interpreter_would(warm):
     assert out.read_text() == "written, not flushed"
     assert result.output.index("non-daemon thread finished") < result.output.index("atexit after the thread")
     assert "buffered line" in result.output
+
+
+def test_a_child_has_sigchld_as_a_plain_interpreter_has_it(warm):
+    """The parent hears of its children's ends through SIGCHLD and a wakeup fd; a demo must not inherit either."""
+    runner, tmp_path, lib = warm
+    result = _run(runner, tmp_path, lib, "signals", """
+        import signal, subprocess, sys
+        print("default", signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL)
+        print("wakeup fd", signal.set_wakeup_fd(-1))
+        print("subprocess", subprocess.run([sys.executable, "-c", "print(7)"], capture_output=True).stdout)
+    """)
+    assert result.exit_code == 0, result.output
+    assert "default True" in result.output and "wakeup fd -1" in result.output
+    assert "subprocess b'7\\n'" in result.output
+
+
+PARENT_HEARS_AN_EXIT = """
+import os, sys
+sys.path.insert(0, sys.argv[1])
+import warm_runner
+quiet, held_open = os.pipe()
+os.dup2(quiet, 0)  # requests come on stdin: none will
+children = warm_runner.Children("", None, warm_runner.hear_child_exits())
+pid = os.fork()
+if pid == 0:
+    os._exit(5)
+children.demos[pid] = "the child"
+woken = children.poll(timeout=20)  # only the child's end can wake it: nothing else is watched or sent
+print("woken by the exit", woken, flush=True)
+children.reap()
+"""
+
+
+def test_the_parent_hears_of_a_childs_end_at_once_not_when_its_wait_times_out(tmp_path):
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT_HEARS_AN_EXIT)
+    inenv = Path(__file__).resolve().parent.parent / "harness" / "inenv"
+    done = subprocess.run([sys.executable, str(script), str(inenv)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["woken by the exit True", '{"id": "the child", "exit": 5}']
 
 
 @pytest.mark.slow  # real processes waiting out a grace period or a time limit

@@ -1,33 +1,28 @@
 """Runs in a release's env: import the slow package once, then fork one child per demo.
 
-Started by harness.run.warm.WarmRunner as `python warm_runner.py MODULE...` (with
-the reset code in $HARNESS_WARM_RESET). It imports the modules, then reads one
-JSON request per line on stdin: {"script", "args", "cwd", "env", "log"}. For each it
-forks a child that takes the request's environment and cwd as its own, runs
-the reset code (so settings read at import time are read again from the new
-environment), and runs the script as `__main__`, exactly as `python script`
-would, with its output written to the request's "log" (a FIFO the harness copies,
-redacted, to the real log). Each child is a copy of the warm
-parent: whatever a demo changes (modules, environment, cwd) dies with it.
+Started by harness.run.warm.WarmRunner as `python warm_runner.py MODULE...` (with the reset code in
+$HARNESS_WARM_RESET). It imports the modules, then reads one JSON request per line on stdin: {"script", "args",
+"cwd", "env", "log"}. For each it forks a child that takes the request's environment and cwd as its own, runs the
+reset code (so settings read at import time are read again from the new environment), and runs the script as
+`__main__`, exactly as `python script` would, with its output written to the request's "log" (a FIFO the harness
+copies, redacted, to the real log). Each child is a copy of the warm parent: whatever a demo changes (modules,
+environment, cwd) dies with it.
 
-Requests carry an "id" and may overlap: the parent forks a child per request
-as it arrives and does not wait for the previous one, so several demos run at
-once. Replies, one JSON line each: {"ready": ..., "threads": n, "seconds": s}
-once; per request {"id": i, "pid": n} when its child starts and {"id": i,
-"exit": code} when it ends.
-When the parent has more than one thread, forking is unsafe: it replies
-{"ready": false, ...} and the harness runs demos as plain subprocesses.
+Requests carry an "id" and may overlap: the parent forks a child per request as it arrives and does not wait for the
+previous one, so several demos run at once. Replies, one JSON line each: {"ready": ..., "threads": n, "seconds": s}
+once; per request {"id": i, "pid": n} when its child starts and {"id": i, "exit": code} when it ends. When the
+parent has more than one thread, forking is unsafe: it replies {"ready": false, ...} and the harness runs demos as
+plain subprocesses.
 
-With $HARNESS_WARM_EXEC_LISTEN (a socket path) it also serves commands that
-the package itself starts as fresh interpreters (its CLI, the flow runs a
-worker launches): harness/inenv/warm_exec.py connects, hands over its stdin,
-stdout and stderr, argv, environment and cwd, and waits; the parent forks a
-child that becomes that command. The socket appears only once the parent is
-ready, so a command started earlier runs as a plain interpreter.
+With $HARNESS_WARM_EXEC_LISTEN (a socket path) it also serves commands that the package itself starts as fresh
+interpreters (its CLI, the flow runs a worker launches): harness/inenv/warm_exec.py connects, hands over its stdin,
+stdout and stderr, argv, environment and cwd, and waits; the parent forks a child that becomes that command. The
+socket appears only once the parent is ready, so a command started earlier runs as a plain interpreter.
 
 Stdlib only, Python 3.7 syntax: it runs in every era's interpreter.
 """
 import atexit
+import contextlib
 import ctypes
 import gc
 import importlib
@@ -47,6 +42,7 @@ import traceback
 PR_SET_PDEATHSIG = 1
 SIGTERM = 15
 FD_COUNT = 3  # a command's stdin, stdout and stderr
+WAIT = 1.0  # seconds the parent waits in select(); everything it waits for wakes it sooner
 
 
 def reply(message):
@@ -55,18 +51,29 @@ def reply(message):
 
 
 def die_with_parent():
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, SIGTERM)
-    except (OSError, AttributeError):
-        pass
 
 
 def close_all(fds):
     for fd in fds:
-        try:
+        with contextlib.suppress(OSError):
             os.close(fd)
-        except OSError:
-            pass
+
+
+def hear_child_exits():
+    """A pipe SIGCHLD writes to (the wakeup fd): select() sees a child's end at once, not when it times out."""
+    fds = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)  # a handler, so the wakeup fd is written
+    signal.set_wakeup_fd(fds[1], warn_on_full_buffer=False)
+    return fds
+
+
+def forget_child_exits(fds):
+    """In a forked child: SIGCHLD as a plain interpreter has it, without the parent's pipe."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    close_all(fds)
 
 
 PYTHON_SHIM = ""  # $HARNESS_WARM_PYTHON: children see it as sys.executable
@@ -76,9 +83,8 @@ STARTUP_PYTHONPATH = os.environ.get("PYTHONPATH", "").split(os.pathsep)  # alrea
 def become(request):
     """With fds 0-2 in place: fresh sys streams, the request's environment and cwd.
 
-    With a python shim, sys.executable is the shim: what the child starts as
-    `sys.executable -m MODULE` (a server's uvicorn, a served flow's runs) forks
-    from this parent as well, and anything else runs the real interpreter.
+    With a python shim, sys.executable is the shim: what the child starts as `sys.executable -m MODULE` (a server's
+    uvicorn, a served flow's runs) forks from this parent as well, and anything else runs the real interpreter.
     """
     if PYTHON_SHIM:
         sys.executable = PYTHON_SHIM
@@ -108,19 +114,15 @@ def exit_code(code):
 def leave(code):
     """Exit as a plain interpreter would, minus tearing down the parent's copied objects.
 
-    A normal exit waits for non-daemon threads, runs atexit handlers, flushes
-    files, then frees every module and object. In a forked child that last step
-    writes to every page it inherited (reference counts), so the kernel copies
-    them all: about 1 s of CPU per child with Prefect 2.x loaded (measured),
-    for nothing. Files the child opened and left open are flushed, as their
-    finalizers would have done; the parent's objects are frozen (gc.freeze), so
-    only the child's own are looked at.
+    A normal exit waits for non-daemon threads, runs atexit handlers, flushes files, then frees every module and
+    object. In a forked child that last step writes to every page it inherited (reference counts), so the kernel
+    copies them all: about 1 s of CPU per child with Prefect 2.x loaded (measured), for nothing. Files the child
+    opened and left open are flushed, as their finalizers would have done; the parent's objects are frozen
+    (gc.freeze), so only the child's own are looked at.
     """
     code = exit_code(code)
-    try:
+    with contextlib.suppress(Exception):
         threading._shutdown()  # joins non-daemon threads, as Py_Finalize does first
-    except Exception:
-        pass
     atexit._run_exitfuncs()  # prints a failing handler's traceback and goes on, as at a normal exit
     files = [o for o in gc.get_objects() if isinstance(o, io.IOBase)]
     for f in sorted(files, key=lambda o: not isinstance(o, io.TextIOBase)):  # text buffers first
@@ -130,10 +132,8 @@ def leave(code):
         except Exception:
             pass
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(Exception):
             stream.flush()
-        except Exception:
-            pass
     os._exit(code)
 
 
@@ -208,7 +208,7 @@ def become_command(request, fds, reset_code):
     leave(code)
 
 
-def accept_command(listener, reset_code, inherited):
+def accept_command(listener, reset_code, inherited, exits):
     """Read one command request and its descriptors; fork the child. Returns (conn, pid) or None."""
     conn, _ = listener.accept()
     conn.settimeout(10)
@@ -235,6 +235,7 @@ def accept_command(listener, reset_code, inherited):
     if pid == 0:
         for sock in inherited + [listener, conn]:
             sock.close()
+        forget_child_exits(exits)
         become_command(request, fds, reset_code)  # never returns
     close_all(fds)
     sys.stderr.write("%s command %d: %s\n" % (time.strftime("%H:%M:%S"), pid, " ".join(request["argv"])))
@@ -247,21 +248,23 @@ def accept_command(listener, reset_code, inherited):
 class Children(object):
     """What the warm parent keeps track of: its demo children, its command children and unread input."""
 
-    def __init__(self, reset_code, listener):
-        self.reset_code, self.listener = reset_code, listener
+    def __init__(self, reset_code, listener, exits):
+        self.reset_code, self.listener, self.exits = reset_code, listener, exits
         self.demos = {}  # pid -> request id
         self.commands = {}  # pid -> the connection of the command it serves
         self.abandoned = set()  # commands whose caller died; already killed
         self.buffer = b""
         self.stdin_open = True
 
-    def poll(self):
-        """Wait briefly for a request, a command or a caller that hung up, and act on what came."""
-        listener = self.listener
-        watched = [0] + ([listener] if listener is not None else []) + [
+    def poll(self, timeout=WAIT):
+        """Wait for a request, a command, a caller that hung up or a child's end; act on it. True: a child ended."""
+        listener, exits = self.listener, self.exits[0]
+        watched = [0, exits] + ([listener] if listener is not None else []) + [
             c for p, c in self.commands.items() if p not in self.abandoned]
-        readable, _, _ = select.select(watched, [], [], 0.05)
-        for conn in [r for r in readable if r not in (0, listener)]:
+        readable, _, _ = select.select(watched, [], [], timeout)
+        if exits in readable:
+            os.read(exits, 4096)  # the signals' bytes; more wake the next select() at once
+        for conn in [r for r in readable if r not in (0, exits, listener)]:
             pid = next(p for p, c in self.commands.items() if c is conn)
             try:
                 gone = not conn.recv(1, socket.MSG_PEEK)
@@ -269,16 +272,15 @@ class Children(object):
                 gone = True
             if gone:  # the caller died: its command must not outlive it
                 self.abandoned.add(pid)
-                try:
+                with contextlib.suppress(OSError):
                     os.killpg(pid, signal.SIGKILL)
-                except OSError:
-                    pass
         if listener is not None and listener in readable:
-            accepted = accept_command(listener, self.reset_code, list(self.commands.values()))
+            accepted = accept_command(listener, self.reset_code, list(self.commands.values()), self.exits)
             if accepted is not None:
                 self.commands[accepted[1]] = accepted[0]
         if 0 in readable:
             self.read_requests()
+        return exits in readable
 
     def read_requests(self):
         """Fork a child per complete request line on stdin; an empty read means stdin closed."""
@@ -295,6 +297,7 @@ class Children(object):
             if pid == 0:
                 for sock in list(self.commands.values()) + ([self.listener] if self.listener is not None else []):
                     sock.close()
+                forget_child_exits(self.exits)
                 run_child(request, self.reset_code)  # never returns
             self.demos[pid] = request.get("id")
             reply({"id": request.get("id"), "pid": pid})
@@ -309,30 +312,25 @@ class Children(object):
             if pid in self.commands:
                 self.abandoned.discard(pid)
                 conn = self.commands.pop(pid)
-                try:
+                with contextlib.suppress(OSError):
                     conn.sendall(("exit %d\n" % code).encode())
-                except OSError:
-                    pass
                 conn.close()
             elif pid in self.demos:
                 reply({"id": self.demos.pop(pid), "exit": code})
 
     def stop_commands(self):
         for pid, conn in self.commands.items():
-            try:
+            with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
             conn.close()
 
 
 def serve(reset_code, listener=None):
     """Fork a child per request line or command connection; report each child's exit.
 
-    Ends when stdin closes and all demo children ended; command children still
-    running then are stopped.
+    Ends when stdin closes and all demo children ended; command children still running then are stopped.
     """
-    children = Children(reset_code, listener)
+    children = Children(reset_code, listener, hear_child_exits())
     while children.stdin_open or children.demos:
         if children.stdin_open:
             children.poll()
@@ -345,10 +343,8 @@ def serve(reset_code, listener=None):
 def listen(path):
     if not path:
         return None
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(16)
@@ -389,10 +385,8 @@ def main(argv):
     finally:
         if listener is not None and os.getpid() == parent:  # children leave through here too
             listener.close()
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(socket_path)
-            except OSError:
-                pass
     return 0
 
 
