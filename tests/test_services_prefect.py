@@ -104,3 +104,13 @@ def test_one_server_per_env_on_2x_and_3x_and_a_deployment_through_a_worker(prefe
         first = cells[("api_probe.py", release)]["output_tail"]
         again = cells[("api_probe_again.py", release)]["output_tail"]
         assert count(again) == count(first) + 1, (first, again)
+
+    # the next run's servers start on the database the first run's servers migrated, as it was before anything
+    # ran on it: on 2.20.27, whose env is reused (no canary this time), the probes see their own runs only
+    rerun = prefect_project.harness("run", "2.20.27", "3.9.1", "--no-report", "--jobs", "1", "--force")
+    assert rerun.stdout.count("database restored from databases/prefect-") == 2, rerun.stdout + rerun.stderr
+    latest = {(c["demo"].split("/")[-1], c["release"]): c for c in map(json.loads, (
+        prefect_project.root / ".matrix" / "results.jsonl").read_text().splitlines())}
+    assert {k: c["outcome"] for k, c in latest.items()} == outcomes, rerun.stdout + rerun.stderr
+    probes = ("api_probe.py", "api_probe_again.py")
+    assert sorted(count(latest[(probe, "2.20.27")]["output_tail"]) for probe in probes) == [1, 2]

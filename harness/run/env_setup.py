@@ -6,10 +6,10 @@ import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.config.model import Matrix, server_backend
+from harness.config.model import Matrix, ServerConfig, server_backend
 from harness.plan.interpreters import Interpreter
 from harness.results.store import ResultStore
-from harness.run.database import database_url
+from harness.run.database import TEMPLATES, EnvDatabase, env_database, keep_template, template_file
 from harness.run.envs import BuiltEnv, EnvBuildError, EnvSpec, build_env, run_canary
 from harness.run.services import ServiceError, Services
 from harness.run.warm_lifecycle import WarmLifecycle
@@ -54,14 +54,31 @@ class EnvSetup:
         server = self.spec.settings.server
         if server is not None:
             try:
-                url = ""
-                if self.postgres:
-                    state = self.matrix.resolve(self.matrix.settings.state_dir)
-                    # a database per candidate: a rejected one's server may not have let go of its own yet
-                    url = database_url(state, self.owner, f"{self.run_dir.name}-on-py{env.minor}")
-                self.services.start_server(server, database_url=url)
+                database = self._database(env, server) if self.postgres else None
+                self.services.start_server(server, database_url=database.url if database else "")
+                if database is not None and database.template is not None and not database.restored:
+                    self._keep_database(database)
             except ServiceError as exc:
                 raise EnvBuildError(str(exc)) from None
         if not env.reused:
             run_canary(env, self.spec, self.services.exports, self.run_dir / f"env-py{env.minor}.log",
                        self.warm.ready_runner())
+
+    def _database(self, env: BuiltEnv, server: ServerConfig) -> EnvDatabase:
+        """The server's database: a new one per candidate (a rejected one's server may not have let go of its
+        own yet), restored from the copy an earlier run kept of this env's migrated database when there is one."""
+        state = self.matrix.resolve(self.matrix.settings.state_dir)
+        template = template_file(state, self.owner, env.path.name, f"{env.freeze_hash}\0{server!r}")
+        database = env_database(state, self.owner, f"{self.run_dir.name}-on-py{env.minor}", template)
+        if database.problem:
+            self.log(database.problem)
+        if database.restored:
+            self.log(f"database restored from {TEMPLATES}/{template.name}: migrated by an earlier run")
+        return database
+
+    def _keep_database(self, database: EnvDatabase) -> None:
+        """Keep the database the server just migrated for the next run's server of this env."""
+        state = self.matrix.resolve(self.matrix.settings.state_dir)
+        problem = keep_template(state, self.owner, database.name, database.template)
+        self.log(f"could not keep the migrated database: {problem}" if problem
+                 else f"kept the migrated database for the next run: {TEMPLATES}/{database.template.name}")
