@@ -101,6 +101,9 @@ def test_a_migrated_database_is_kept_and_restored_by_the_next_run_of_the_env(tmp
         assert (first.restored, first.template, first.problem) == (False, template, "")  # nothing kept yet
         assert _sql(running, first.name, "create table alembic_version (v text); insert into alembic_version "
                                          "values ('head')").endswith("INSERT 0 1")  # what a server's migrations leave
+        template.parent.mkdir()
+        killed = template.with_name(f"{template.name}.4194305.partial")  # a dump cut short by a killed run
+        killed.write_bytes(b"PGDMP")
         assert database.keep_template(tmp_path, None, first.name, template) == ""
         assert template.is_file() and not list(template.parent.glob("*.partial"))
         assert _sql(running, first.name, "insert into alembic_version values ('a demo made this')") == "INSERT 0 1"

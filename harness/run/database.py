@@ -273,6 +273,10 @@ def keep_template(state: Path, owner: int | None, database: str, template: Path)
     Called once the server is healthy and before any demo runs, so the copy holds what a started
     server holds and nothing a demo made. Written whole or not at all (a rename)."""
     running = run_postgres(state, owner)
+    for left in template.parent.glob(f"{template.name}.*.partial"):  # by a run killed while it dumped
+        with contextlib.suppress(OSError, ValueError):
+            if not alive(int(left.name.rsplit(".", 2)[-2])):
+                left.unlink()
     partial = template.with_name(f"{template.name}.{os.getpid()}.partial")
     try:
         template.parent.mkdir(parents=True, exist_ok=True)
