@@ -5,8 +5,9 @@
                 + its longest demo in a warm process)
 
 The work that cannot be skipped, per env: building it from the warm package
-cache, one interpreter importing Prefect, the API server (and its database)
-with the worker when a demo needs one, and every demo's body run once in an
+cache, one interpreter importing Prefect, the API server (and its database,
+restored from the copy its first start migrated, as ours restores it in every
+run after its first) with the worker when a demo needs one, and every demo's body run once in an
 already warm process. Each env is measured by `python limit.py ENV_JSON` in a
 process of its own, so its CPU is that process tree's (every service and every
 forked demo is waited for, so the kernel adds its CPU to ours); the separate
@@ -31,7 +32,7 @@ from measure import log, timed  # noqa: E402
 
 from harness.config.model import server_backend  # noqa: E402
 from harness.plan.sessions import load_plan  # noqa: E402
-from harness.run.database import database_url, postgres_scope  # noqa: E402
+from harness.run.database import env_database, keep_template, postgres_scope, template_file  # noqa: E402
 from harness.run.envs import uv_bin  # noqa: E402
 from harness.run.process import isolated_environ  # noqa: E402
 from harness.run.services import Services, WebhookReceiver  # noqa: E402
@@ -41,6 +42,20 @@ from harness.run.warm import WarmRunner  # noqa: E402
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def _migrated_database(services: Services, server, state: Path, job: dict) -> Path:
+    """The env's database as its server migrated it: ours restores that copy in every run after its first, so
+    the start the limit times does too (the restore is timed with it)."""
+    template = template_file(state, None, f"limit-{job['release']}", "\n".join(job["freeze"]))
+    if not template.is_file():
+        first = env_database(state, None, f"limit-{job['release']}-migrate")
+        services.start_server(server, database_url=first.url)
+        problem = keep_template(state, None, first.name, template)
+        services.stop_all()
+        if problem:
+            raise RuntimeError(f"could not keep the migrated database of {job['release']}: {problem}")
+    return template
 
 
 def _body(warm: WarmRunner, demo, project: Path, environ: dict, env_dir: Path, log_path: Path) -> float | None:
@@ -81,8 +96,11 @@ def measure_env(job: dict) -> dict:
     with (postgres_scope(), Services("prefect", env_dir, work / "run", log=lambda m: None, cwd=project) as services,
           WebhookReceiver() as hook):
         if settings.server is not None:
+            if backend == "postgres":
+                template = _migrated_database(services, settings.server, base / "limit", job)
             started = time.monotonic()
-            url = database_url(base / "limit", None, f"limit-{job['release']}") if backend == "postgres" else ""
+            url = env_database(base / "limit", None, f"limit-{job['release']}", template).url \
+                if backend == "postgres" else ""
             services.start_server(settings.server, database_url=url)
             result["server"] = time.monotonic() - started
             if any("process-worker" in d.needs for d in demos):
