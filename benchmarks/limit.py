@@ -7,12 +7,13 @@
 The work that cannot be skipped, per env: building it from the warm package
 cache, one interpreter importing Prefect, the API server (and its database,
 restored from the copy its first start migrated, as ours restores it in every
-run after its first) with the worker when a demo needs one, and every demo's body run once in an
-already warm process. Each env is measured by `python limit.py ENV_JSON` in a
-process of its own, so its CPU is that process tree's (every service and every
-forked demo is waited for, so the kernel adds its CPU to ours); the separate
-`import prefect` that times the import is timed for the critical path and its
-CPU taken out again, since the warm process imports Prefect too.
+run after its first) with the worker when a demo needs one, and every demo's
+body run once in an already warm process. Each env is measured by `python
+limit.py ENV_JSON` in a process of its own, so its CPU is that process tree's
+(every service and every forked demo is waited for, so the kernel adds its CPU
+to ours); the separate `import prefect` that times the import is timed for the
+critical path and its CPU taken out again, since the warm process imports
+Prefect too.
 """
 
 from __future__ import annotations
@@ -96,11 +97,10 @@ def measure_env(job: dict) -> dict:
     with (postgres_scope(), Services("prefect", env_dir, work / "run", log=lambda m: None, cwd=project) as services,
           WebhookReceiver() as hook):
         if settings.server is not None:
-            if backend == "postgres":
-                template = _migrated_database(services, settings.server, base / "limit", job)
+            template = _migrated_database(services, settings.server, base / "limit", job) \
+                if backend == "postgres" else None
             started = time.monotonic()
-            url = env_database(base / "limit", None, f"limit-{job['release']}", template).url \
-                if backend == "postgres" else ""
+            url = env_database(base / "limit", None, f"limit-{job['release']}", template).url if template else ""
             services.start_server(settings.server, database_url=url)
             result["server"] = time.monotonic() - started
             if any("process-worker" in d.needs for d in demos):
