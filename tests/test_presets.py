@@ -34,9 +34,11 @@ TLS_SKIP = ("PREFECT_API_TLS_INSECURE_SKIP_VERIFY", "true")
 ONE_CA = ("PREFECT_API_SSL_CERT_FILE", "{inenv}/loopback_ca.pem")
 MODERN_ENV_SKIP = {**MODERN_ENV, TLS_SKIP[0]: TLS_SKIP[1]}
 MODERN_ENV_CA = {**MODERN_ENV, ONE_CA[0]: ONE_CA[1]}
+# Each server's encryption key from {server_key} (added since), in the era's own variable
 ORION_SERVER = ServerConfig(
     command=("prefect", "orion", "start", "--host", "{host}", "--port", "{port}"),
-    env=(("PREFECT_HOME", "{home}/.prefect"), ("PREFECT_ORION_ANALYTICS_ENABLED", "false"),
+    env=(("ORION_ENCRYPTION_KEY", "{server_key}"), ("PREFECT_HOME", "{home}/.prefect"),
+         ("PREFECT_ORION_ANALYTICS_ENABLED", "false"),
          ("PREFECT_ORION_SERVICES_LATE_RUNS_ENABLED", "false"), ("PREFECT_ORION_SERVICES_SCHEDULER_ENABLED", "false"),
          ("PREFECT_ORION_UI_ENABLED", "false")),
     url="http://{host}:{port}/api", health="{url}/health", export="PREFECT_API_URL", timeout=120.0,
@@ -45,7 +47,7 @@ SERVER = ServerConfig(
     command=("prefect", "server", "start", "--host", "{host}", "--port", "{port}"),
     env=(("PREFECT_API_SERVICES_LATE_RUNS_ENABLED", "false"), ("PREFECT_API_SERVICES_SCHEDULER_ENABLED", "false"),
          ("PREFECT_HOME", "{home}/.prefect"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
-         ("PREFECT_UI_ENABLED", "false")),
+         ("PREFECT_SERVER_ENCRYPTION_KEY", "{server_key}"), ("PREFECT_UI_ENABLED", "false")),
     url="http://{host}:{port}/api", health="{url}/health", export="PREFECT_API_URL", timeout=120.0,
     postgres_env=(("PREFECT_API_DATABASE_CONNECTION_URL", "{database_url}"),))
 WORKER_ENV = (("PREFECT_HOME", "{home}/.prefect"), ("PREFECT_WORKER_PREFETCH_SECONDS", "5"),

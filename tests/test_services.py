@@ -6,6 +6,7 @@ test_services_prefect.py does the same with real Prefect servers and workers.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -27,6 +28,7 @@ FAKE_SERVER = textwrap.dedent("""
     helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
     print("helper pid", helper.pid, flush=True)
     print("home", os.environ.get("FAKE_HOME"), flush=True)
+    print("key", os.environ.get("FAKE_KEY"), flush=True)
     time.sleep(delay)
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -78,6 +80,21 @@ def scripts(tmp_path):
 def _server_config(server: Path, delay="0.5", timeout=20.0) -> ServerConfig:
     return ServerConfig(command=(sys.executable, str(server), "{port}", delay), export="FAKE_API",
                         env=(("FAKE_HOME", "{home}/db"),), timeout=timeout)
+
+
+def test_each_server_start_gets_a_key_of_its_own(tmp_path, scripts):
+    """{server_key}: a valid Fernet key (32 bytes, URL-safe base64) that no other start shares, so the key a
+    server would otherwise make lazily in its database exists before any demo can race to make it."""
+    server, _ = scripts
+    keys = []
+    for run in ("one", "two"):
+        config = ServerConfig(command=(sys.executable, str(server), "{port}", "0"), export="FAKE_API",
+                              env=(("FAKE_KEY", "{server_key}"),))
+        with Services("prefect", tmp_path / "env", tmp_path / run, log=lambda m: None) as services:
+            services.start_server(config)
+            keys += re.findall(r"^key (\S+)$", services.server_log.read_text(), re.MULTILINE)
+    assert len(keys) == 2 and keys[0] != keys[1]
+    assert all(len(base64.urlsafe_b64decode(key)) == 32 and len(key) == 44 for key in keys)
 
 
 @pytest.mark.slow  # real processes waiting out a grace period or a time limit

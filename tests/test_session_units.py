@@ -319,7 +319,12 @@ def test_one_cell_retries_a_fail_and_a_pass_then_is_flaky(project, tmp_path):
         "flaky": ("flaky", 2, "process"), "broken": ("fail", 2, "process"), "known": ("xfail", 1, "process"),
         "future": ("skipped", 1, ""),
     }
-    assert cells["flaky"].error == "failed, then passed on attempt 2: first try fails"
+    first_log = Path(cells["flaky"].log).with_name("demos_flaky.py.attempt1.log")  # kept: the next overwrote it
+    assert cells["flaky"].error == f"failed, then passed on attempt 2: first try fails (its log: {first_log})"
+    assert "first try fails" in first_log.read_text()
+    assert "first try fails" not in Path(cells["flaky"].log).read_text()
+    again = runner.run(next(d for d in session.demos if d.path == "demos/flaky.py"), {})
+    assert (again.outcome, again.attempts, first_log.exists()) == ("pass", 1, False)  # no stale evidence
     assert cells["future"].reason == "demo needs Python >=3.99; this env has 3.11.7"
     assert lines == ["demos/flaky.py on 1.4.1: fail (first try fails); retrying (1/1)",
                      "demos/broken.py on 1.4.1: fail (always broken); retrying (1/1)"]

@@ -14,8 +14,9 @@ from pathlib import Path
 # Every `env` table: the run's fresh HOME, its temp folder, an empty folder for its results, and
 # harness/inenv/ (files the harness hands to processes in the env) (all paths).
 ENV_NAMES = ("home", "tmp", "storage", "inenv")
-# [ranges.server]: where the server listens, and the URL that reaches its API.
-SERVER_NAMES = ("host", "port", "url")
+# [ranges.server]: where the server listens, the URL that reaches its API, and a random key of this
+# server's own (32 random bytes, URL-safe base64: a Fernet key), new at each start.
+SERVER_NAMES = ("host", "port", "url", "server_key")
 # [ranges.worker]: the work pool, the server's URL, the worker's folder, the env's python
 # (through the warm runner when there is one) and harness/inenv/ (helpers that run in the env).
 WORKER_NAMES = ("pool", "url", "workdir", "python", "inenv")

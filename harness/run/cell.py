@@ -36,6 +36,17 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
 
 
+def keep_attempt_log(log_path: Path, attempt: int) -> Path | None:
+    """A retried attempt's log, kept beside the cell's: a flaky record's evidence is the failure, which the
+    next attempt's log would otherwise overwrite."""
+    kept = log_path.with_name(f"{log_path.stem}.attempt{attempt}.log")
+    try:
+        os.replace(log_path, kept)
+    except OSError:  # no log was written, or the folder went: the record says what it can without it
+        return None
+    return kept
+
+
 def work_area(work: Path, root: Path, demo_path: str, cwd: str = "matrix") -> tuple[Path, Path]:
     """The cell's working folder and the demo's path from it.
 
@@ -127,6 +138,8 @@ class CellRunner:
         retries = self.matrix.settings.retries
         started = now_iso()
         first_error, attempts = "", 0
+        for stale in log_path.parent.glob(f"{log_path.stem}.attempt*.log"):  # an earlier run's: not this cell's
+            stale.unlink(missing_ok=True)
         while True:
             attempts += 1
             try:
@@ -152,7 +165,8 @@ class CellRunner:
                 STOP.note(f"{demo.path} on {self.plan.release.version}")
                 outcome, error = Outcome.INTERRUPTED, f"stopped by {STOP.signal_name} before its retry ({error})"
                 break
-            first_error = first_error or error
+            kept = keep_attempt_log(log_path, attempts)
+            first_error = first_error or (f"{error} (its log: {self.journal.link(kept)})" if kept else error)
             self.log(f"{demo.path} on {self.plan.release.version}: {outcome} ({error}); retrying "
                      f"({attempts}/{retries})")
         if outcome == Outcome.PASS and attempts > 1:

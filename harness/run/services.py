@@ -8,7 +8,9 @@ under harness.supervise, so they die with the harness even when it is killed;
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import signal
 import socket
@@ -61,6 +63,12 @@ class _Running:
     process: subprocess.Popen
     log: Path
     up: bool = False  # it was healthy (or ready): exiting after that is a death
+
+
+def server_key() -> str:
+    """{server_key}: a key no other server shares, in the form Fernet takes, for a key a server would
+    otherwise create lazily in its database (the prefect preset's encryption key)."""
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
 @dataclass
@@ -119,7 +127,7 @@ class Services:
         """With `database_url` (the run's PostgreSQL, database.py) the server takes it through `postgres_env`."""
         port = str(free_port())
         url = config.url.format(host=HOST, port=port)
-        values = dict(host=HOST, port=port, url=url)
+        values = dict(host=HOST, port=port, url=url, server_key=server_key())
         self.server_log = self.run_dir / "server.log"
         started = time.monotonic()
         environ = self._environ(config.env, "server", **values)
