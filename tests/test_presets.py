@@ -42,14 +42,18 @@ ORION_SERVER = ServerConfig(
          ("PREFECT_ORION_SERVICES_LATE_RUNS_ENABLED", "false"), ("PREFECT_ORION_SERVICES_SCHEDULER_ENABLED", "false"),
          ("PREFECT_ORION_UI_ENABLED", "false")),
     url="http://{host}:{port}/api", health="{url}/health", export="PREFECT_API_URL", timeout=120.0,
-    postgres_env=(("PREFECT_ORION_DATABASE_CONNECTION_URL", "{database_url}"),))
+    postgres_env=(("PREFECT_ORION_DATABASE_CONNECTION_URL", "{database_url}"),),
+    restored_env=(("PREFECT_ORION_DATABASE_MIGRATE_ON_START", "false"),
+                  ("PREFECT_ORION_BLOCKS_REGISTER_ON_START", "false")))
 SERVER = ServerConfig(
     command=("prefect", "server", "start", "--host", "{host}", "--port", "{port}"),
     env=(("PREFECT_API_SERVICES_LATE_RUNS_ENABLED", "false"), ("PREFECT_API_SERVICES_SCHEDULER_ENABLED", "false"),
          ("PREFECT_HOME", "{home}/.prefect"), ("PREFECT_SERVER_ANALYTICS_ENABLED", "false"),
          ("PREFECT_SERVER_ENCRYPTION_KEY", "{server_key}"), ("PREFECT_UI_ENABLED", "false")),
     url="http://{host}:{port}/api", health="{url}/health", export="PREFECT_API_URL", timeout=120.0,
-    postgres_env=(("PREFECT_API_DATABASE_CONNECTION_URL", "{database_url}"),))
+    postgres_env=(("PREFECT_API_DATABASE_CONNECTION_URL", "{database_url}"),),
+    restored_env=(("PREFECT_API_DATABASE_MIGRATE_ON_START", "false"),
+                  ("PREFECT_API_BLOCKS_REGISTER_ON_START", "false")))
 WORKER_ENV = (("PREFECT_HOME", "{home}/.prefect"), ("PREFECT_WORKER_PREFETCH_SECONDS", "5"),
               ("PREFECT_WORKER_QUERY_SECONDS", "1"))
 WORKER = WorkerConfig(

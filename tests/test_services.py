@@ -29,6 +29,7 @@ FAKE_SERVER = textwrap.dedent("""
     print("helper pid", helper.pid, flush=True)
     print("home", os.environ.get("FAKE_HOME"), flush=True)
     print("key", os.environ.get("FAKE_KEY"), flush=True)
+    print("skip", os.environ.get("FAKE_SKIP"), flush=True)
     time.sleep(delay)
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -82,19 +83,26 @@ def _server_config(server: Path, delay="0.5", timeout=20.0) -> ServerConfig:
                         env=(("FAKE_HOME", "{home}/db"),), timeout=timeout)
 
 
+def _started_log(scripts, run_dir: Path, restored: bool) -> str:
+    config = ServerConfig(command=(sys.executable, str(scripts[0]), "{port}", "0"), export="FAKE_API",
+                          env=(("FAKE_KEY", "{server_key}"),), restored_env=(("FAKE_SKIP", "migrations"),))
+    with Services("prefect", run_dir.parent / "env", run_dir, log=lambda m: None) as services:
+        services.start_server(config, restored=restored)
+        return services.server_log.read_text()
+
+
 def test_each_server_start_gets_a_key_of_its_own(tmp_path, scripts):
     """{server_key}: a valid Fernet key (32 bytes, URL-safe base64) that no other start shares, so the key a
     server would otherwise make lazily in its database exists before any demo can race to make it."""
-    server, _ = scripts
-    keys = []
-    for run in ("one", "two"):
-        config = ServerConfig(command=(sys.executable, str(server), "{port}", "0"), export="FAKE_API",
-                              env=(("FAKE_KEY", "{server_key}"),))
-        with Services("prefect", tmp_path / "env", tmp_path / run, log=lambda m: None) as services:
-            services.start_server(config)
-            keys += re.findall(r"^key (\S+)$", services.server_log.read_text(), re.MULTILINE)
-    assert len(keys) == 2 and keys[0] != keys[1]
+    keys = [re.search(r"^key (\S+)$", _started_log(scripts, tmp_path / run, False), re.MULTILINE).group(1)
+            for run in ("one", "two")]
+    assert keys[0] != keys[1]
     assert all(len(base64.urlsafe_b64decode(key)) == 32 and len(key) == 44 for key in keys)
+
+
+def test_restored_env_reaches_only_a_server_whose_database_was_restored(tmp_path, scripts):
+    assert "skip None" in _started_log(scripts, tmp_path / "fresh", False)
+    assert "skip migrations" in _started_log(scripts, tmp_path / "restored", True)
 
 
 @pytest.mark.slow  # real processes waiting out a grace period or a time limit

@@ -39,6 +39,8 @@ class ServerConfig:
     export: str = "API_URL"  # the variable that hands the URL to demos
     timeout: float = 120.0
     postgres_env: tuple[tuple[str, str], ...] = ()  # with backend "postgres": the variables naming {database_url}
+    # when its database is a copy an earlier server of the same env left migrated (run/database.py)
+    restored_env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

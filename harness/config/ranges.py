@@ -21,7 +21,7 @@ _RANGE_KEYS = {"releases", "constraints", "requirements", "python", "env", "cana
                "needs"}
 _PIN_KEYS = {"releases", "constraints", "requirements", "why"}
 _WARM_KEYS = {"preload", "reset", "commands"}
-_SERVER_KEYS = {"command", "env", "url", "health", "export", "timeout", "postgres_env"}
+_SERVER_KEYS = {"command", "env", "url", "health", "export", "timeout", "postgres_env", "restored_env"}
 _WORKER_KEYS = {"command", "setup", "env", "ready", "timeout"}
 
 
@@ -179,6 +179,9 @@ def _parse_server(c: Collector, where: str, value: Any) -> dict[str, Any]:
     if "postgres_env" in table:  # how the server takes its database when [harness] backend = "postgres"
         given["postgres_env"] = tuple(_env_table(c, f"{where}.postgres_env", table["postgres_env"],
                                                  "server.postgres_env").items())
+    if "restored_env" in table:  # what a server may skip on a database an earlier server of its env prepared
+        given["restored_env"] = tuple(_env_table(c, f"{where}.restored_env", table["restored_env"],
+                                                 "server.restored_env").items())
     return given
 
 

@@ -30,6 +30,7 @@ TEMPLATE_NAMES: dict[str, tuple[str, ...]] = {
     "server.url": ("host", "port"),
     "server.health": SERVER_NAMES,
     "server.postgres_env": DATABASE_NAMES,
+    "server.restored_env": (),  # plain values
     "worker.command": WORKER_NAMES,
     "worker.setup": WORKER_NAMES,
     "worker.env": tuple(dict.fromkeys(ENV_NAMES + WORKER_NAMES)),
@@ -50,7 +51,8 @@ def _fields(text: str) -> list[str]:
 def template_problem(text: str, key: str) -> str | None:
     """Why `text` cannot be filled for `key` (a TEMPLATE_NAMES key); None when it can."""
     allowed = TEMPLATE_NAMES[key]
-    expected = f"expected only {', '.join('{' + name + '}' for name in allowed)} (write {{{{ and }}}} for a brace)"
+    expected = (f"expected only {', '.join('{' + name + '}' for name in allowed)}" if allowed
+                else "expected a plain value") + " (write {{ and }} for a brace)"
     try:
         unknown = [name for name in _fields(text) if name not in allowed]
         if unknown:

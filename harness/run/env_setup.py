@@ -55,7 +55,8 @@ class EnvSetup:
         if server is not None:
             try:
                 database = self._database(env, server) if self.postgres else None
-                self.services.start_server(server, database_url=database.url if database else "")
+                self.services.start_server(server, database_url=database.url if database else "",
+                                           restored=database is not None and database.restored)
                 if database is not None and database.template is not None and not database.restored:
                     self._keep_database(database)
             except ServiceError as exc:
