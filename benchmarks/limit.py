@@ -33,7 +33,14 @@ from measure import log, timed  # noqa: E402
 
 from harness.config.model import server_backend  # noqa: E402
 from harness.plan.sessions import load_plan  # noqa: E402
-from harness.run.database import env_database, keep_template, postgres_scope, template_file  # noqa: E402
+from harness.run.database import (  # noqa: E402
+    RunningPostgres,
+    env_database,
+    keep_template,
+    postgres_scope,
+    run_postgres,
+    template_file,
+)
 from harness.run.envs import uv_bin  # noqa: E402
 from harness.run.process import isolated_environ  # noqa: E402
 from harness.run.services import Services, WebhookReceiver  # noqa: E402
@@ -45,14 +52,14 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _migrated_database(services: Services, server, state: Path, job: dict) -> Path:
+def _migrated_database(services: Services, server, running: RunningPostgres, state: Path, job: dict) -> Path:
     """The env's database as its server migrated it: ours restores that copy in every run after its first, so
     the start the limit times does too (the restore is timed with it)."""
-    template = template_file(state, None, f"limit-{job['release']}", "\n".join(job["freeze"]))
+    template = template_file(running, state, f"limit-{job['release']}", "\n".join(job["freeze"]))
     if not template.is_file():
-        first = env_database(state, None, f"limit-{job['release']}-migrate")
+        first = env_database(running, f"limit-{job['release']}-migrate")
         services.start_server(server, database_url=first.url)
-        problem = keep_template(state, None, first.name, template)
+        problem = keep_template(running, first.name, template)
         services.stop_all()
         if problem:
             raise RuntimeError(f"could not keep the migrated database of {job['release']}: {problem}")
@@ -97,11 +104,12 @@ def measure_env(job: dict) -> dict:
     with (postgres_scope(), Services("prefect", env_dir, work / "run", log=lambda m: None, cwd=project) as services,
           WebhookReceiver() as hook):
         if settings.server is not None:
-            template = _migrated_database(services, settings.server, base / "limit", job) \
-                if backend == "postgres" else None
+            running = run_postgres(base / "limit") if backend == "postgres" else None
+            template = _migrated_database(services, settings.server, running, base / "limit", job) if running else None
             started = time.monotonic()
-            url = env_database(base / "limit", None, f"limit-{job['release']}", template).url if template else ""
-            services.start_server(settings.server, database_url=url)
+            database = env_database(running, f"limit-{job['release']}", template) if running else None
+            services.start_server(settings.server, database_url=database.url if database else "",
+                                  restored=database is not None and database.restored)  # as ours starts it
             result["server"] = time.monotonic() - started
             if any("process-worker" in d.needs for d in demos):
                 services.start_worker(settings.worker, "limit-pool")

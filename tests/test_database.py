@@ -45,14 +45,14 @@ def test_one_server_per_run_a_fresh_database_per_env_and_the_scope_stops_it(tmp_
     with database.postgres_scope():
         first = database.run_postgres(tmp_path)
         assert database.run_postgres(tmp_path) == first  # the run's other sessions find it through the registry
-        url = database.env_database(tmp_path, None, "release-3.9.1-py3.13").url
+        url = database.env_database(first, "release-3.9.1-py3.13").url
         assert url == f"postgresql+asyncpg://postgres@127.0.0.1:{first.port}/release_3_9_1_py3_13"
-        assert database.env_database(tmp_path, None, "release-3.9.1-py3.13").url == url  # dropped and made again
+        assert database.env_database(first, "release-3.9.1-py3.13").url == url  # dropped and made again
         blocker = subprocess.Popen([str(Path(first.bin) / "psql"), "-h", "127.0.0.1", "-p", str(first.port), "-U",
                                     "postgres", "-d", "release_3_9_1_py3_13", "-c", "select pg_sleep(30)"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)  # a client still connected (a rejected candidate's server) does not stop a new one
-        assert database.env_database(tmp_path, None, "release-3.9.1-py3.13").url == url
+        assert database.env_database(first, "release-3.9.1-py3.13").url == url
         blocker.wait(10)
         started = _postgres_pids() - before
         assert started
@@ -95,19 +95,19 @@ def _sql(running: database.RunningPostgres, db: str, sql: str) -> str:
 def test_a_migrated_database_is_kept_and_restored_by_the_next_run_of_the_env(tmp_path):
     with database.postgres_scope():
         running = database.run_postgres(tmp_path)
-        template = database.template_file(tmp_path, None, "prefect-3.9.1-py3.13-abc", "freeze\0server")
+        template = database.template_file(running, tmp_path, "prefect-3.9.1-py3.13-abc", "freeze\0server")
         assert template.parent == tmp_path / "databases" and template.name.startswith("prefect-3.9.1-py3.13-abc-")
-        first = database.env_database(tmp_path, None, "release-3.9.1-py3.13", template)
+        first = database.env_database(running, "release-3.9.1-py3.13", template)
         assert (first.restored, first.template, first.problem) == (False, template, "")  # nothing kept yet
         assert _sql(running, first.name, "create table alembic_version (v text); insert into alembic_version "
                                          "values ('head')").endswith("INSERT 0 1")  # what a server's migrations leave
         template.parent.mkdir()
         killed = template.with_name(f"{template.name}.4194305.partial")  # a dump cut short by a killed run
         killed.write_bytes(b"PGDMP")
-        assert database.keep_template(tmp_path, None, first.name, template) == ""
+        assert database.keep_template(running, first.name, template) == ""
         assert template.is_file() and not list(template.parent.glob("*.partial"))
         assert _sql(running, first.name, "insert into alembic_version values ('a demo made this')") == "INSERT 0 1"
-        again = database.env_database(tmp_path, None, "release-3.9.1-py3.13-again", template)
+        again = database.env_database(running, "release-3.9.1-py3.13-again", template)
         assert again.restored and again.problem == ""
         assert _sql(running, again.name, "select v from alembic_version") == "head"  # as kept, not as the demo left it
 
@@ -118,7 +118,7 @@ def test_a_copy_that_does_not_restore_is_deleted_and_the_server_gets_an_empty_da
         template = tmp_path / "databases" / "broken.dump"
         template.parent.mkdir()
         template.write_bytes(b"PGDMP, cut short")
-        got = database.env_database(tmp_path, None, "release-3.9.1-py3.13", template)
+        got = database.env_database(running, "release-3.9.1-py3.13", template)
         assert not got.restored and "broken.dump did not restore, so it was deleted" in got.problem
         assert not template.exists()
         assert _sql(running, got.name, "select count(*) from pg_tables where schemaname = 'public'") == "0"
@@ -126,20 +126,20 @@ def test_a_copy_that_does_not_restore_is_deleted_and_the_server_gets_an_empty_da
 
 def test_what_cannot_be_kept_is_said_and_leaves_no_file(tmp_path):
     with database.postgres_scope():
-        database.run_postgres(tmp_path)
+        running = database.run_postgres(tmp_path)
         template = tmp_path / "databases" / "never.dump"
-        problem = database.keep_template(tmp_path, None, "no_such_database", template)
+        problem = database.keep_template(running, "no_such_database", template)
         assert "pg_dump exited" in problem and "no_such_database" in problem
         assert not template.exists() and not list(template.parent.glob("*.partial"))
 
 
 def test_the_copy_belongs_to_the_env_its_server_settings_and_the_postgresql_version(tmp_path):
     with database.postgres_scope():
-        database.run_postgres(tmp_path)
-        names = {database.template_file(tmp_path, None, env, identity).name
+        running = database.run_postgres(tmp_path)
+        names = {database.template_file(running, tmp_path, env, identity).name
                  for env, identity in [("env-a", "x"), ("env-a", "y"), ("env-b", "x")]}
         assert len(names) == 3
-        assert database.template_file(tmp_path, None, "env-a", "x").name in names  # the same inputs, the same file
+        assert database.template_file(running, tmp_path, "env-a", "x").name in names  # the same inputs, the same file
 
 
 def test_missing_programs_are_a_clear_error(monkeypatch):

@@ -219,6 +219,7 @@ def run_postgres(state: Path, owner: int | None = None) -> RunningPostgres:
 
 @dataclass(frozen=True)
 class EnvDatabase:
+    server: RunningPostgres  # the run's server it is on
     url: str
     name: str
     restored: bool  # from the migrated copy an earlier run kept: the server has no migrations to run
@@ -236,43 +237,42 @@ def _create(running: RunningPostgres, database: str) -> None:
     _run([str(Path(running.bin) / "createdb"), *_common(running), database], None, "createdb")
 
 
-def template_file(state: Path, owner: int | None, env_name: str, identity: str) -> Path:
+def template_file(running: RunningPostgres, state: Path, env_name: str, identity: str) -> Path:
     """Where the migrated database of this env's server is kept between runs.
 
     `identity` is what the schema can depend on besides the env (its installed packages, named by
     the caller): the server's settings. The PostgreSQL version is added here."""
-    running = run_postgres(state, owner)
     digest = hashlib.sha256(f"{identity}\0{running.version}".encode()).hexdigest()[:12]
     return state / TEMPLATES / f"{env_name}-{digest}.dump"
 
 
-def env_database(state: Path, owner: int | None, name: str, template: Path | None = None) -> EnvDatabase:
-    """A database for one env on the run's server: restored from `template` when an earlier run kept one.
+def env_database(running: RunningPostgres, name: str, template: Path | None = None) -> EnvDatabase:
+    """A database for one env on the run's server (run_postgres): restored from `template` when an earlier run
+    kept one.
 
     Prefect's server migrates an empty database at start: 2.6-3.8 s of its CPU and 1.0-1.3 s of
     PostgreSQL's on 2.14.21 and 3.9.1, measured; a restore costs about 0.4 s and is already at the head."""
-    running = run_postgres(state, owner)
     database = re.sub(r"[^a-z0-9_]", "_", name.lower())[:60]
     _create(running, database)
     url = running.url(database)
     if template is None or not template.is_file():
-        return EnvDatabase(url, database, False, template)
+        return EnvDatabase(running, url, database, False, template)
     try:
         _run([str(Path(running.bin) / "pg_restore"), *_common(running), "--single-transaction", "--exit-on-error",
               "--no-owner", "-d", database, str(template)], None, "pg_restore")
-        return EnvDatabase(url, database, True, template)
+        return EnvDatabase(running, url, database, True, template)
     except (ServiceError, subprocess.TimeoutExpired) as exc:
         template.unlink(missing_ok=True)
         _create(running, database)
-        return EnvDatabase(url, database, False, template, f"{template.name} did not restore, so it was deleted: {exc}")
+        problem = f"{template.name} did not restore, so it was deleted: {exc}"
+        return EnvDatabase(running, url, database, False, template, problem)
 
 
-def keep_template(state: Path, owner: int | None, database: str, template: Path) -> str:
+def keep_template(running: RunningPostgres, database: str, template: Path) -> str:
     """Dump the env's database, just migrated by its server, for the next run: "" or why it could not.
 
     Called once the server is healthy and before any demo runs, so the copy holds what a started
     server holds and nothing a demo made. Written whole or not at all (a rename)."""
-    running = run_postgres(state, owner)
     for left in template.parent.glob(f"{template.name}.*.partial"):  # by a run killed while it dumped
         with contextlib.suppress(OSError, ValueError):
             if not alive(int(left.name.rsplit(".", 2)[-2])):

@@ -9,7 +9,7 @@ from pathlib import Path
 from harness.config.model import Matrix, ServerConfig, server_backend
 from harness.plan.interpreters import Interpreter
 from harness.results.store import ResultStore
-from harness.run.database import TEMPLATES, EnvDatabase, env_database, keep_template, template_file
+from harness.run.database import TEMPLATES, EnvDatabase, env_database, keep_template, run_postgres, template_file
 from harness.run.envs import BuiltEnv, EnvBuildError, EnvSpec, build_env, run_canary
 from harness.run.services import ServiceError, Services
 from harness.run.warm_lifecycle import WarmLifecycle
@@ -69,8 +69,9 @@ class EnvSetup:
         """The server's database: a new one per candidate (a rejected one's server may not have let go of its
         own yet), restored from the copy an earlier run kept of this env's migrated database when there is one."""
         state = self.matrix.resolve(self.matrix.settings.state_dir)
-        template = template_file(state, self.owner, env.path.name, f"{env.freeze_hash}\0{server!r}")
-        database = env_database(state, self.owner, f"{self.run_dir.name}-on-py{env.minor}", template)
+        running = run_postgres(state, self.owner)
+        template = template_file(running, state, env.path.name, f"{env.freeze_hash}\0{server!r}")
+        database = env_database(running, f"{self.run_dir.name}-on-py{env.minor}", template)
         if database.problem:
             self.log(database.problem)
         if database.restored:
@@ -79,7 +80,6 @@ class EnvSetup:
 
     def _keep_database(self, database: EnvDatabase) -> None:
         """Keep the database the server just migrated for the next run's server of this env."""
-        state = self.matrix.resolve(self.matrix.settings.state_dir)
-        problem = keep_template(state, self.owner, database.name, database.template)
+        problem = keep_template(database.server, database.name, database.template)
         self.log(f"could not keep the migrated database: {problem}" if problem
                  else f"kept the migrated database for the next run: {TEMPLATES}/{database.template.name}")
