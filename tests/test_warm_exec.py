@@ -8,6 +8,7 @@ subprocess, with its own stdin/stdout/stderr, environment, cwd and argv.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -124,8 +125,8 @@ def test_a_shim_named_like_the_envs_script_calls_it_through_the_warm_runner(warm
     assert seen["imported_with"] == "parent" and seen["argv"] == ["one arg"]
 
 
-def test_a_python_shim_forks_dash_m_runs_and_hands_anything_else_to_the_real_interpreter(tmp_path):
-    """With a python shim, a forked child's sys.executable is the shim: its own `-m` children fork too."""
+def test_a_python_shim_forks_dash_m_and_dash_c_and_hands_anything_else_to_the_real_interpreter(tmp_path):
+    """With a python shim, a forked child's sys.executable is the shim: its own `-m` and `-c` children fork too."""
     lib = tmp_path / "lib"
     lib.mkdir()
     (lib / "statemod.py").write_text(STATE_MODULE)
@@ -150,12 +151,15 @@ def test_a_python_shim_forks_dash_m_runs_and_hands_anything_else_to_the_real_int
             pythonpath = os.pathsep.join([os.environ["PYTHONPATH"], sys.argv[1]])
             forked = subprocess.run([sys.executable, "-m", "probe_mod"], capture_output=True, text=True,
                                     env=dict(os.environ, PYTHONPATH=pythonpath))
-            plain = subprocess.run([sys.executable, "-c", "import statemod; print(statemod.IMPORTED_WITH)"],
+            code = "import statemod, sys; print(statemod.IMPORTED_WITH, sys.argv, repr(sys.path[0]), __name__)"
+            dash_c = subprocess.run([sys.executable, "-c", code, "x"], capture_output=True, text=True)
+            plain = subprocess.run([sys.executable, "-u", "-c", "import statemod; print(statemod.IMPORTED_WITH)"],
                                    capture_output=True, text=True)
             check = subprocess.run([sys.executable, sys.argv[2]], capture_output=True, text=True,
                                    env=dict(os.environ, PYTHONPATH=pythonpath))
             print(json.dumps({"executable": sys.executable, "forked": json.loads(forked.stdout),
-                              "plain": plain.stdout.strip(), "check": check.stdout.strip() + check.stderr}))
+                              "dash_c": dash_c.stdout.strip() + dash_c.stderr, "plain": plain.stdout.strip(),
+                              "check": check.stdout.strip() + check.stderr}))
         """))
         importer = tmp_path / "importer.py"
         importer.write_text("import only_on_pythonpath\nprint(only_on_pythonpath.VALUE)\n")
@@ -165,11 +169,32 @@ def test_a_python_shim_forks_dash_m_runs_and_hands_anything_else_to_the_real_int
         seen = json.loads(done.stdout)
         assert seen["executable"] == str(shims / "python")
         assert seen["forked"]["imported_with"] == "parent" and seen["forked"]["name"] == "__main__"
-        assert seen["plain"] == "child"  # -c: a real interpreter imported statemod itself
+        assert seen["dash_c"] == "parent ['-c', 'x'] '' __main__"  # -c forks, with python -c's argv and path
+        assert seen["plain"] == "child"  # interpreter options: a real interpreter imported statemod itself
         assert seen["check"] == "found through PYTHONPATH"  # a forked child sees the caller's PYTHONPATH
     finally:
         runner.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_command_handed_a_descriptor_beyond_stdio_runs_plain_and_reads_it(warm):
+    """multiprocessing's spawn runs `python -c ... --multiprocessing-fork` with its pipe passed down: a fork
+    from the runner would not have that descriptor."""
+    runner, tmp_path, lib = warm
+    code = "import os, sys, statemod; print(statemod.IMPORTED_WITH, os.read(int(sys.argv[1]), 20).decode())"
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, b"through the pipe")
+        os.close(write_end)
+        handed = subprocess.run([*runner.exec_prefix(), "-c", code, str(read_end)], env=_environ(runner, tmp_path, lib),
+                                cwd=tmp_path, capture_output=True, text=True, timeout=60, pass_fds=(read_end,))
+    finally:
+        os.close(read_end)
+    assert handed.returncode == 0, handed.stderr
+    assert handed.stdout.strip() == "child through the pipe"  # a real interpreter, which has the pipe
+    forked = _call(runner.exec_prefix(), ["-c", "import statemod; print(statemod.IMPORTED_WITH)"],
+                   _environ(runner, tmp_path, lib), tmp_path)
+    assert forked.stdout.strip() == "parent", forked.stderr  # nothing handed down: it forks
 
 
 SLEEPER = """

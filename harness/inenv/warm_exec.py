@@ -1,10 +1,11 @@
 """Start a command of the env from its warm runner instead of a fresh interpreter.
 
     python -S warm_exec.py -m MODULE [ARGS...]
+    python -S warm_exec.py -c CODE [ARGS...]
     python -S warm_exec.py SCRIPT [ARGS...]
     python -S warm_exec.py [ANYTHING ELSE python takes]
 
-The same as `python -m MODULE ARGS` or `python SCRIPT ARGS`, but when
+The same as `python -m MODULE ARGS`, `python -c CODE ARGS` or `python SCRIPT ARGS`, but when
 $HARNESS_WARM_EXEC names the socket of the env's warm runner (which has
 already imported the package), that runner forks a child which becomes the
 command: it gets this process's stdin, stdout and stderr, argv, environment
@@ -13,9 +14,10 @@ signals it gets and exits with the child's exit status, so whoever started it
 (a worker, a CLI call in a demo) sees an ordinary process.
 
 Without the socket (no warm runner, or it is not ready yet) it becomes the
-plain interpreter with os.execv; so does any other command line (`-c CODE`,
-interpreter options, none at all), which makes it a stand-in for `python`
-itself. Run with -S: it needs only the stdlib, and
+plain interpreter with os.execv; so does any other command line (interpreter
+options, none at all), which makes it a stand-in for `python` itself, and so
+does a command handed descriptors beyond those three, which a fork could not
+have. Run with -S: it needs only the stdlib, and
 skipping site keeps this stand-in cheap to start.
 
 Stdlib only, Python 3.7 syntax: it runs in every era's interpreter.
@@ -44,8 +46,26 @@ def connect(path):
     return sock
 
 
+def handed_descriptors():
+    """Descriptors the caller left open beyond stdin, stdout and stderr (multiprocessing's spawn passes its
+    pipes so, as `python -c ... --multiprocessing-fork`): a child forked from the runner could not have them."""
+    try:
+        listed = [int(fd) for fd in os.listdir("/proc/self/fd") if int(fd) > 2]
+    except OSError:
+        return []
+    found = []
+    for fd in listed:  # the listing's own descriptor is closed by now
+        try:
+            os.fstat(fd)
+            found.append(fd)
+        except OSError:
+            pass
+    return found
+
+
 def main(argv):
-    forkable = bool(argv) and (argv[0] == "-m" and len(argv) > 1 or not argv[0].startswith("-"))
+    forkable = bool(argv) and (argv[0] in ("-m", "-c") and len(argv) > 1 or not argv[0].startswith("-"))
+    forkable = forkable and not handed_descriptors()
     path = os.environ.get("HARNESS_WARM_EXEC", "")
     sock = connect(path) if path and forkable else None
     if sock is None:

@@ -83,8 +83,9 @@ STARTUP_PYTHONPATH = os.environ.get("PYTHONPATH", "").split(os.pathsep)  # alrea
 def become(request):
     """With fds 0-2 in place: fresh sys streams, the request's environment and cwd.
 
-    With a python shim, sys.executable is the shim: what the child starts as `sys.executable -m MODULE` (a server's
-    uvicorn, a served flow's runs) forks from this parent as well, and anything else runs the real interpreter.
+    With a python shim, sys.executable is the shim: what the child starts as `sys.executable -m MODULE` or `-c CODE`
+    (a server's uvicorn, a served flow and its runs) forks from this parent as well; anything else (interpreter
+    options, no command) runs the real interpreter.
     """
     if PYTHON_SHIM:
         sys.executable = PYTHON_SHIM
@@ -196,6 +197,10 @@ def become_command(request, fds, reset_code):
             with warnings.catch_warnings():  # the module is already imported in this warm parent
                 warnings.filterwarnings("ignore", category=RuntimeWarning, module="runpy")
                 runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+        elif argv[0] == "-c":  # as `python -c` does: argv[0] "-c", the working folder first on sys.path
+            sys.argv, sys.path[0] = ["-c"] + argv[2:], ""
+            sys.modules["__main__"] = main = type(sys)("__main__")
+            exec(compile(argv[1], "<string>", "exec"), main.__dict__)
         else:
             sys.argv = list(argv)
             sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))

@@ -200,8 +200,8 @@ INTERPRETER_NAMES = ("python", "python3")
 def write_shims(folder: Path, env_bin: Path, prefix: list[str], names: tuple[str, ...]) -> list[str]:
     """Scripts named like the env's own that start them forked from the warm runner; put `folder` first on PATH.
 
-    A `python` shim stands for the interpreter itself: `python -m MODULE` and
-    `python SCRIPT` fork, anything else (-c, options, no arguments) execs the real one.
+    A `python` shim stands for the interpreter itself: `python -m MODULE`, `python -c CODE` and
+    `python SCRIPT` fork, anything else (interpreter options, no arguments) execs the real one.
     """
     folder.mkdir(parents=True, exist_ok=True)
     written = []
