@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.config.model import ServerConfig, WorkerConfig
-from harness.run.services import ServiceError, Services, WebhookReceiver
+from harness.run.services import BackgroundWorker, ServiceError, Services, WebhookReceiver
 
 FAKE_SERVER = textwrap.dedent("""
     import http.server, os, subprocess, sys, time
@@ -158,6 +158,27 @@ def test_worker_runs_its_setup_then_waits_until_ready(tmp_path, scripts):
         assert f"worker for pool-a against {url}" in log  # the worker talks to the env's server
         pids = services.pids()
     assert wait_dead(pids) == []
+
+
+def test_the_worker_stops_once_the_last_demo_that_needs_it_ends_and_the_server_runs_on(tmp_path, scripts):
+    server, worker = scripts
+    config = WorkerConfig(command=(sys.executable, str(worker), "{pool}"), ready="Worker started", timeout=20)
+    said = []
+    with Services("prefect", tmp_path / "env", tmp_path / "run", log=said.append) as services:
+        services.start_server(_server_config(server))
+        background = BackgroundWorker(services, config, "pool-c", said.append, users=2)
+        assert background.wait() == ""
+        worker_pid = next(r.process.pid for r in services.running if r.name == "worker")
+        background.done_with()
+        time.sleep(0.5)
+        assert alive(worker_pid)  # one demo that needs it has not ended yet
+        background.done_with()
+        assert wait_dead([worker_pid]) == []
+        assert services.dead() == ""  # stopped on purpose: not a service that died
+        server_pids = [r.process.pid for r in services.running if r.name == "server"]
+        assert all(alive(p) for p in server_pids)
+        assert "worker stopped: no demo left to run needs it" in said
+    assert wait_dead(server_pids) == []
 
 
 def test_a_failing_worker_setup_is_an_error(tmp_path, scripts):

@@ -150,8 +150,9 @@ class _Session:
         demos run, and a demo that needs it waits for it."""
         worker = receiver = None
         if "process-worker" in self.wanted:
+            users = sum("process-worker" in demo.needs for demo in self.runnable)
             worker = BackgroundWorker(self.setup.services, self.settings.worker,
-                                      f"demos-{slug(self.plan.release.version)}", self.log)
+                                      f"demos-{slug(self.plan.release.version)}", self.log, users)
             self.stack.callback(worker.wait)
         if "webhook" in self.wanted:
             receiver = self.stack.enter_context(WebhookReceiver())
@@ -190,4 +191,8 @@ class _Session:
             return self.journal.record(demo, Outcome.SKIPPED, reason=needs.reason)
         if runner is None:
             return self.journal.record(demo, Outcome.ENV_ERROR, error=built.error[:2000], log=built.log)
-        return runner.run(demo, needs.env or {})
+        try:
+            return runner.run(demo, needs.env or {})
+        finally:
+            if "process-worker" in demo.needs and runner.worker is not None:
+                runner.worker.done_with()
