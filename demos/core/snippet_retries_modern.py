@@ -11,7 +11,8 @@ What this shows:
   Lists, backoff and jitter arrived in 2.7.4 (yanked, like 2.7.5). Measured:
   up to 2.7.3 a task retried at once whatever ``retry_delay_seconds`` said;
   from 2.7.6 the pauses hold, so this demo needs 2.7.6+. 2.x keeps the
-  delays as whole seconds.
+  delays as whole seconds, and its server rounds the wait left to the
+  nearest second, so a retry may begin up to half a second early.
 - A task that keeps failing ends ``Failed`` after ``retries + 1`` attempts.
 - Flows retry too: ``@flow(retries=1)`` reruns the whole flow body.
 - Classic 1.x: ``@task(max_retries=3, retry_delay=timedelta(...))``, one
@@ -23,6 +24,7 @@ attempts and the pauses between them.
 import threading
 import time
 
+import prefect
 from prefect import flow, task
 from prefect.tasks import exponential_backoff
 
@@ -85,6 +87,17 @@ def fail(message):
     raise SystemExit("snippet_retries_modern: " + message)
 
 
+def early(pause):
+    """How much sooner than its delay a retry may begin.
+
+    2.x's server decides (its WaitForScheduledTime rule): a run asking to start
+    is told to wait the time left *rounded to the nearest second*, so with less
+    than half a second left it starts at once. Under load that was measured:
+    0.77 s and 0.89 s pauses for a 1 s delay (2.9.0, 2.13.8). 3.x's client
+    sleeps until the scheduled time itself: only timing noise."""
+    return 0.5 if prefect.__version__.startswith("2.") else 0.1 * pause
+
+
 def main():
     print("failing attempts are expected and logged below")
     results = retry_tasks()
@@ -95,8 +108,9 @@ def main():
             fail("%s: %d attempts, expected %d" % (name, len(times), tries))
         gaps = [b - a for a, b in zip(times, times[1:])]
         for gap, pause in zip(gaps, pauses):
-            if gap < pause * 0.9:
-                fail("%s: paused %.2fs between attempts, expected >= %.2fs" % (name, gap, pause))
+            if gap < pause - early(pause):
+                fail("%s: paused %.2fs between attempts, expected >= %.2fs (%.2fs early at most)"
+                     % (name, gap, pause, early(pause)))
         state_name, value = results[name]
         if failures > retries:
             if state_name != "Failed" or not isinstance(value, ConnectionError):
