@@ -2,69 +2,62 @@
 
     python3 benchmarks/worker_idle.py ENV_DIR [--seconds 30] [--rounds 2]
 
-ENV_DIR is a built env of Prefect 2.10 or later (`.matrix/envs/prefect-2.19.9-…`). The server runs as the
-preset has it (`prefect server start`, scheduler and late runs off, PostgreSQL from the harness); the worker polls
-each second, as `[ranges.worker] env` sets it. Rounds alternate: server alone, then server and worker. Why the
-harness stops the worker once the last demo that needs it has ended.
+ENV_DIR is a built env of Prefect 2.10 or later (`.matrix/envs/prefect-2.19.9-…`). The server and the worker
+start as the harness starts them (`[ranges.server]` and `[ranges.worker]` of matrix.toml and its preset, through
+`Services`, the server on its own database of the harness's PostgreSQL), without the warm runner. Rounds
+alternate: the server alone, then the server and the worker. Why the harness stops the worker once the last demo
+that needs it has ended.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from packaging.version import Version
 
-from harness.run.database import start_postgres, stop_postgres  # noqa: E402
-from harness.run.services import free_port, server_key  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from harness.config.parse import load_matrix  # noqa: E402
+from harness.run.database import env_database, postgres_scope, run_postgres  # noqa: E402
+from harness.run.services import Services  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def group_cpu(session: int | None = None, name: str = "") -> float:
-    """CPU seconds of the processes in a session (or whose command names `name`)."""
-    total = 0
+def tree_cpu(root: int) -> float:
+    """CPU seconds of a process and all its descendants (a service under its supervisor)."""
+    parents, ticks = {}, {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
-            command = Path(f"/proc/{pid}/cmdline").read_text() if name else ""
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2:].split()
-        if (session is not None and int(fields[3]) == session) or (name and name in command):
-            total += int(fields[11]) + int(fields[12])
-    return total / TICKS
+        parents[int(pid)], ticks[int(pid)] = int(fields[1]), int(fields[11]) + int(fields[12])
+    wanted, grew = {root}, True
+    while grew:
+        grew = False
+        for pid, parent in parents.items():
+            if parent in wanted and pid not in wanted:
+                wanted.add(pid)
+                grew = True
+    return sum(ticks.get(pid, 0) for pid in wanted) / TICKS
 
 
-def start_server(env_dir: Path, database_url: str, home: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    environ = dict(os.environ, PREFECT_HOME=home, PREFECT_API_DATABASE_CONNECTION_URL=database_url,
-                   PREFECT_UI_ENABLED="false", PREFECT_SERVER_ANALYTICS_ENABLED="false",
-                   PREFECT_SERVER_ENCRYPTION_KEY=server_key(), PREFECT_API_SERVICES_SCHEDULER_ENABLED="false",
-                   PREFECT_API_SERVICES_LATE_RUNS_ENABLED="false")
-    server = subprocess.Popen([str(env_dir / "bin" / "prefect"), "server", "start", "--host", "127.0.0.1",
-                               "--port", str(port)], env=environ, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=1)
-            return server, f"http://127.0.0.1:{port}/api"
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("the API server was not healthy within 120 s")
+def service_pid(services: Services, name: str) -> int:
+    return next(r.process.pid for r in services.running if r.name == name)
 
 
-def measure(server: subprocess.Popen, worker: subprocess.Popen | None, seconds: float) -> tuple[float, ...]:
+def measure(services: Services, postgres: int, seconds: float) -> tuple[float, ...]:
     def sample():
-        return (group_cpu(server.pid), group_cpu(name="postgres"), group_cpu(worker.pid) if worker else 0.0)
+        worker = [tree_cpu(service_pid(services, "worker"))] if len(services.running) > 1 else [0.0]
+        return (tree_cpu(service_pid(services, "server")), tree_cpu(postgres), *worker)
     before = sample()
     time.sleep(seconds)
     return tuple(after - first for after, first in zip(sample(), before, strict=True))
@@ -77,33 +70,23 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="pairs of rounds (default 2)")
     options = parser.parse_args()
     env_dir = options.env_dir.resolve()
-    postgres = start_postgres(os.getpid())
-    try:
-        subprocess.run([f"{postgres.bin}/createdb", "-h", "127.0.0.1", "-p", str(postgres.port), "-U", "postgres",
-                        "idle"], check=True)
-        home = tempfile.mkdtemp(prefix="worker-idle-")
-        server, api_url = start_server(env_dir, postgres.url("idle"), home)
-        client = dict(os.environ, PREFECT_HOME=home, PREFECT_API_URL=api_url, PREFECT_WORKER_QUERY_SECONDS="1")
-        try:
-            subprocess.run([str(env_dir / "bin" / "prefect"), "work-pool", "create", "idle", "--type", "process"],
-                           env=client, stdout=subprocess.DEVNULL, check=True)
-            for _ in range(options.rounds):
-                alone = measure(server, None, options.seconds)
-                worker = subprocess.Popen([str(env_dir / "bin" / "prefect"), "worker", "start", "--pool", "idle"],
-                                          env=client, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                          start_new_session=True)
-                time.sleep(12)  # past its start-up
-                polled = measure(server, worker, options.seconds)
-                os.killpg(worker.pid, 15)
-                worker.wait()
-                for label, (srv, pg, wrk) in (("server alone", alone), ("with a worker", polled)):
-                    print(f"{label:14} {options.seconds:.0f} s: server {srv:.2f} s of CPU, PostgreSQL {pg:.2f} s, "
-                          f"worker {wrk:.2f} s", flush=True)
-        finally:
-            os.killpg(server.pid, 15)
-            server.wait()
-    finally:
-        stop_postgres(postgres)
+    release = Version(env_dir.name.split("-")[1])  # prefect-2.19.9-py3.12-…
+    settings = load_matrix(ROOT / "matrix.toml").env_settings(release, "as-released")
+    work = Path(tempfile.mkdtemp(prefix="worker-idle-"))
+    with postgres_scope():
+        running = run_postgres(work / "state")
+        for _ in range(options.rounds):
+            measured = []
+            for with_worker in (False, True):
+                with Services("prefect", env_dir, work / "run", log=lambda m: None, cwd=ROOT) as services:
+                    services.start_server(settings.server, env_database(running, "idle").url)
+                    if with_worker:
+                        services.start_worker(settings.worker, "idle")
+                        time.sleep(12)  # past its start-up
+                    measured.append(measure(services, running.supervisor, options.seconds))
+            for label, (server, postgres, worker) in zip(("server alone", "with a worker"), measured, strict=True):
+                print(f"{label:14} {options.seconds:.0f} s: server {server:.2f} s of CPU, PostgreSQL {postgres:.2f} s, "
+                      f"worker {worker:.2f} s", flush=True)
     return 0
 
 

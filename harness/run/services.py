@@ -238,8 +238,8 @@ class BackgroundWorker:
     """The env's worker, started in a thread: the first demos run while it comes up; one that needs it waits.
 
     It stops once the last of its `users` (the demos to run that need it) has ended: until the session's end its
-    polls would cost the worker and the API server CPU that no demo uses (benchmarks/worker_idle.py: per 30 s
-    idle, 2.19.9's server 1.4-1.5 s of CPU with it, 0.3 s without, and the worker 4.0-7.7 s).
+    polls would cost the API server CPU that no demo uses (benchmarks/worker_idle.py: per 30 s idle, 2.19.9's
+    server 1.37-1.52 s of CPU with it, 0.26-0.29 s without, the worker itself 0.2 s).
     """
 
     def __init__(self, services: Services, config: WorkerConfig, pool: str, log: Log = print, users: int = 0):
