@@ -46,9 +46,9 @@ def test_one_server_per_run_a_fresh_database_per_env_and_the_scope_stops_it(tmp_
         first = database.run_postgres(tmp_path)
         assert database.run_postgres(tmp_path) == first  # the run's other sessions find it through the registry
         url = database.env_database(first, "release-3.9.1-py3.13").url
-        assert url == f"postgresql+asyncpg://postgres@127.0.0.1:{first.port}/release_3_9_1_py3_13"
+        assert url == f"postgresql+asyncpg://postgres@/release_3_9_1_py3_13?host={first.socket}&port=5432"
         assert database.env_database(first, "release-3.9.1-py3.13").url == url  # dropped and made again
-        blocker = subprocess.Popen([str(Path(first.bin) / "psql"), "-h", "127.0.0.1", "-p", str(first.port), "-U",
+        blocker = subprocess.Popen([str(Path(first.bin) / "psql"), "-h", first.socket, "-p", str(first.port), "-U",
                                     "postgres", "-d", "release_3_9_1_py3_13", "-c", "select pg_sleep(30)"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)  # a client still connected (a rejected candidate's server) does not stop a new one
@@ -77,6 +77,37 @@ def test_the_server_stops_when_the_runs_owner_dies_however_it_died(tmp_path):
     assert _gone(running)
 
 
+def _listening_tcp_inodes() -> set[str]:
+    """Socket inodes in LISTEN state (0A) on any TCP address of this machine."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A":
+                    found.add(fields[9])
+    return found
+
+
+def test_the_server_listens_on_its_own_socket_and_on_no_tcp_port(tmp_path):
+    """Trust authentication is safe only where no other local user can connect."""
+    with database.postgres_scope():
+        running = database.run_postgres(tmp_path)
+        postmaster = int(Path(running.folder, "data", "postmaster.pid").read_text().split()[0])
+        sockets = set()
+        for fd in Path(f"/proc/{postmaster}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    sockets.add(target[len("socket:["):-1])
+        assert sockets  # its Unix socket at least: the scan sees the postmaster's sockets
+        assert not sockets & _listening_tcp_inodes()
+        folder = Path(running.socket)
+        assert folder.parent == Path(running.folder) and (folder / ".s.PGSQL.5432").is_socket()
+        assert folder.stat().st_mode & 0o077 == 0  # nobody else may even reach it
+        assert _sql(running, "postgres", "select 1") == "1"
+
+
 def test_a_dead_server_in_the_registry_is_replaced(tmp_path):
     with database.postgres_scope():
         first = database.run_postgres(tmp_path)
@@ -87,7 +118,7 @@ def test_a_dead_server_in_the_registry_is_replaced(tmp_path):
 
 
 def _sql(running: database.RunningPostgres, db: str, sql: str) -> str:
-    psql = [str(Path(running.bin) / "psql"), "-h", "127.0.0.1", "-p", str(running.port), "-U", "postgres", "-d", db]
+    psql = [str(Path(running.bin) / "psql"), "-h", running.socket, "-p", str(running.port), "-U", "postgres", "-d", db]
     done = subprocess.run([*psql, "-tA", "-c", sql], capture_output=True, text=True, timeout=30)
     return done.stdout.strip() if done.returncode == 0 else f"error: {done.stderr.strip()}"
 

