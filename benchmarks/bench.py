@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from limit import measure_limit  # noqa: E402
-from measure import log, timed  # noqa: E402
+from measure import log, machine_ticks, stolen_share, timed  # noqa: E402
 from peers import write_plain, write_skilled  # noqa: E402
-from summary import stamp, write_json, write_markdown  # noqa: E402
+from summary import loop_seconds, stamp, write_json, write_markdown  # noqa: E402
 
 from harness.config.needs import check_needs  # noqa: E402
 from harness.plan.sessions import load_plan  # noqa: E402
@@ -90,7 +90,9 @@ def run_ours(project: Path, selection: list[str], force: bool, logs: Path, label
     args = [sys.executable, "-m", "nox", "-f", str(project / "noxfile.py"), "--parallel", "auto", *selection]
     args += ["--", "--force"] if force else []
     since = now_iso()  # as records write `started`
+    ticks = machine_ticks()
     seconds, peak, code, output, cpu = timed(args, env=env, cwd=project, log_file=logs / f"{label}.log")
+    steal = stolen_share(ticks, machine_ticks())
     cells = {f"{r['demo']} on {r['release']}": {"duration": r["duration"], "attempts": r["attempts"],
                                                  "outcome": r["outcome"], "started": r["started"]}
              for r in _records(project)  # by time, not by line: the report compacts the records file
@@ -98,8 +100,9 @@ def run_ours(project: Path, selection: list[str], force: bool, logs: Path, label
     harness_mb = max((float(l.split(":")[-1].split()[0]) for l in output.splitlines() if "harness peak memory" in l),
                      default=0.0)
     log(f"{label}: {seconds:.1f}s (exit {code}), {len(cells)} cells, harness peak {harness_mb:.0f} MB, "
-        f"whole run {peak:.0f} MB, cpu {cpu:.1f}s")
-    return {"seconds": seconds, "exit": code, "cpu": cpu, "tree_mb": peak, "harness_mb": harness_mb, "cells": cells,
+        f"whole run {peak:.0f} MB, cpu {cpu:.1f}s, stolen {100 * steal:.1f} %")
+    return {"seconds": seconds, "exit": code, "cpu": cpu, "steal": steal, "tree_mb": peak, "harness_mb": harness_mb,
+            "cells": cells,
             "sessions": sum(any(w in l for w in ("was successful", "failed", "aborted")) for l in output.splitlines()
                             if l.startswith("nox > Session release-"))}
 
@@ -210,7 +213,7 @@ def main(argv=None) -> int:
     names = ["-s", *sorted((s.name for s, _, _ in sessions), key=order.index), "report"]
     backend = os.environ.get("MATRIX_BACKEND") or plan.matrix.settings.backend
     stamped = dict(stamp(), machine=machine())  # once: the loop that times a core takes seconds
-    measured = dict(stamped, backend=backend, rounds=[], cold_cells=[],
+    measured = dict(stamped, backend=backend, rounds=[], cold_cells=[], cold_runs=[],
                     command="python3 benchmarks/bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                     workload=f"every demo of the matrix on the `{args.profile}` profile, as released: {len(sessions)} "
                              f"envs ({', '.join(s.release.version for s, _, _ in sessions)}), {cells} cells (cells "
@@ -246,9 +249,13 @@ def main(argv=None) -> int:
                        harness_mb=ours["harness_mb"])
             measured["rounds"].append(row)
             measured["cold_cells"].append(ours["cells"])
+            measured["cold_runs"].append(_cold_run(ours))
             keep()
     for number in range(len(measured["cold_cells"]) + 1, args.cold_runs + 1):
-        measured["cold_cells"].append(run_ours(project, names, True, logs, f"ours-cold-{number}")["cells"])
+        loop = loop_seconds()
+        ours = run_ours(project, names, True, logs, f"ours-cold-{number}")
+        measured["cold_cells"].append(ours["cells"])
+        measured["cold_runs"].append(_cold_run(ours, loop))
         keep()
     measured["rerun"] = statistics.median(run_ours(project, names, False, logs, f"ours-no-change-{n}")["seconds"]
                                           for n in (1, 2, 3))
@@ -278,10 +285,15 @@ def run_minors(project: Path, logs: Path) -> dict:
     first = run_ours(project, ["-t", "minors"], True, logs, "minors-first")
     again = run_ours(project, ["-t", "minors"], True, logs, "minors")
     return {"seconds": again["seconds"], "exit": again["exit"], "cells": len(again["cells"]),
-            "sessions": again["sessions"], "cpu": again["cpu"],
+            "sessions": again["sessions"], "cpu": again["cpu"], "steal": again["steal"],
             "first": {"seconds": first["seconds"], "exit": first["exit"], "cells": len(first["cells"]),
-                      "cpu": first["cpu"], "failed": _failed(first["cells"])},
+                      "cpu": first["cpu"], "steal": first["steal"], "failed": _failed(first["cells"])},
             "failed": _failed(again["cells"])}
+
+
+def _cold_run(ours: dict, loop: float | None = None) -> dict:
+    """What a cold run of ours says of the machine it ran on: each cell's spread is read against it."""
+    return {"seconds": ours["seconds"], "cpu": ours["cpu"], "steal": ours["steal"], "loop_before": loop}
 
 
 def _failed(cells: dict) -> list[str]:
@@ -305,8 +317,12 @@ def remeasure(args, argv, stamped: dict, project: Path, names: list[str], logs: 
         measured["rerun"] = statistics.median(run_ours(project, names, False, logs, f"ours-no-change-{n}")["seconds"]
                                               for n in (1, 2, 3))
     if "spread" in args.remeasure:
-        measured["cold_cells"] = [run_ours(project, names, True, logs, f"ours-cold-{n}")["cells"]
-                                  for n in range(1, args.cold_runs + 1)]
+        measured["cold_cells"], measured["cold_runs"] = [], []
+        for number in range(1, args.cold_runs + 1):
+            loop = loop_seconds()
+            ours = run_ours(project, names, True, logs, f"ours-cold-{number}")
+            measured["cold_cells"].append(ours["cells"])
+            measured["cold_runs"].append(_cold_run(ours, loop))
     if "minors" in args.remeasure:
         measured["minors"] = run_minors(project, logs)
     (base / "measurements.json").write_text(json.dumps(measured, indent=1))

@@ -56,6 +56,19 @@ class TreeMemory:
         return self.peak_mb
 
 
+def machine_ticks() -> list[int]:
+    """This machine's CPU time so far, by kind (/proc/stat's `cpu` line: user, nice, system, idle, iowait, irq,
+    softirq, steal, …), in clock ticks."""
+    return [int(word) for word in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+
+
+def stolen_share(before: list[int], after: list[int]) -> float:
+    """Of the CPU time that passed between two `machine_ticks()`, the share the hypervisor gave to others
+    (steal): a virtual machine's cores were not all ours for that share of the time."""
+    passed = [later - earlier for earlier, later in zip(before, after, strict=True)]
+    return passed[7] / sum(passed) if sum(passed) > 0 and len(passed) > 7 else 0.0
+
+
 def timed(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, log_file: Path | None = None):
     """Run a command; return (seconds, peak tree memory MB, exit code, output, CPU seconds).
 

@@ -33,6 +33,35 @@ def spread(runs: list[dict[str, dict]]) -> list[dict]:
     return sorted(rows, key=lambda r: -r["ratio"])
 
 
+def run_pace(runs: list[dict[str, dict]]) -> list[float]:
+    """Per cold run, the median over its cells of (duration / that cell's median over the runs): 1.0 for a run
+    at the usual pace, 1.25 for one in which the cells took a quarter longer. A run slow in every cell points
+    at the machine (a slower core, cores given to others), not at any one demo."""
+    cells: dict[str, list[float]] = {}
+    for run in runs:
+        for key, cell in run.items():
+            cells.setdefault(key, []).append(cell["duration"])
+    medians = {key: statistics.median(durations) for key, durations in cells.items()}
+    return [statistics.median(cell["duration"] / medians[key] for key, cell in run.items() if medians[key] > 0)
+            if any(medians[key] > 0 for key in run) else 1.0 for run in runs]
+
+
+def _cold_run_rows(m: dict) -> list[str]:
+    """The cold runs themselves, beside the pace of their cells."""
+    pace = run_pace(m["cold_cells"])
+    runs = m.get("cold_runs") or []
+    runs = runs + [{}] * (len(pace) - len(runs))  # measured before the runs themselves were kept
+    rows = ["| cold run | wall s | CPU s | CPU time stolen by the hypervisor | the loop just before, s | pace of its "
+            "cells (median of duration / the cell's median) |", "|---|---|---|---|---|---|"]
+    for number, (run, speed) in enumerate(zip(runs, pace, strict=False), 1):
+        steal = f"{100 * run['steal']:.1f} %" if run.get("steal") is not None else "not measured"
+        loop = f"{run['loop_before']:.2f}" if run.get("loop_before") else "not measured"
+        wall = f"{run['seconds']:.0f}" if run.get("seconds") else "not kept"
+        cpu = f"{run['cpu']:.0f}" if run.get("cpu") else "not kept"
+        rows.append(f"| {number} | {wall} | {cpu} | {steal} | {loop} | {speed:.3f} |")
+    return rows
+
+
 def _median(rounds: list[dict], key: str) -> float | None:
     values = [r[key] for r in rounds if key in r]
     return statistics.median(values) if values else None
@@ -100,7 +129,8 @@ def write_json(path: Path, m: dict) -> None:
     data = dict(figures(m), true_limit=true_limit(m), backend=m["backend"], commit=m["commit"], date=m["date"],
                 machine=m["machine"],
                 workload=m["workload"], rounds=m["rounds"], limit=m["limit"], rerun_seconds=m["rerun"],
-                worst_cells=spread(m["cold_cells"])[:10], minors=m.get("minors"), ours_sqlite=m.get("ours_sqlite"),
+                worst_cells=spread(m["cold_cells"])[:10], cold_runs=m.get("cold_runs"),
+                cold_run_pace=run_pace(m["cold_cells"]), minors=m.get("minors"), ours_sqlite=m.get("ours_sqlite"),
                 command=m["command"], remeasured=m.get("remeasured"))
     path.write_text(json.dumps(data, indent=1) + "\n")
 
@@ -153,11 +183,17 @@ def _minors_rows(minors: dict | None) -> list[str]:
     how = "from fresh env folders after a first `minors` run, as the rounds are" if first else \
         "the first `minors` run in a new state folder"
     rows = [f"| `minors` profile, as released ({minors['sessions']} sessions, {minors['cells']} cells), {how} | "
-            f"**{minors['seconds'] / 60:.1f} min** (exit {minors['exit']}, {minors['cpu']:.0f} s CPU) | ≤ 15 min |"]
+            f"**{minors['seconds'] / 60:.1f} min** (exit {minors['exit']}, {minors['cpu']:.0f} s CPU{_stolen(minors)}) "
+            "| ≤ 15 min |"]
     if first:
         rows.append(f"| the same, the first `minors` run in a new state folder (compiles each release's Prefect) | "
-                    f"{first['seconds'] / 60:.1f} min (exit {first['exit']}, {first['cpu']:.0f} s CPU) | - |")
+                    f"{first['seconds'] / 60:.1f} min (exit {first['exit']}, {first['cpu']:.0f} s CPU{_stolen(first)}) "
+                    "| - |")
     return rows
+
+
+def _stolen(run: dict) -> str:
+    return f", {100 * run['steal']:.1f} % of the machine's CPU time stolen" if run.get("steal") is not None else ""
 
 
 def _over(cells: list[dict], bound: float) -> str:
@@ -206,6 +242,8 @@ def write_markdown(path: Path, m: dict) -> None:
         "| cell | durations s | max / median | attempts |", "|---|---|---|---|",
     ] + [f"| {w['cell']} | {', '.join(f'{d:.2f}' for d in w['durations'])} | {w['ratio']:.3f} | "
          f"{', '.join(map(str, w['attempts']))} |" for w in worst] + [
+        "", "The cold runs those durations come from:", "",
+    ] + _cold_run_rows(m) + [
         "", "## Other measures", "", "| measure | value |", "|---|---|",
         f"| re-run with nothing changed (median of 3) | {m['rerun']:.2f} s |",
     ] + ([f"| cells of the `minors` run that did not pass | {'; '.join(m['minors']['failed']) or 'none'} |"]

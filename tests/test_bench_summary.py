@@ -1,0 +1,59 @@
+"""The benchmark's pure arithmetic (benchmarks/summary.py, measure.py): what RESULTS.md says of its runs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import measure  # noqa: E402
+import summary  # noqa: E402
+
+
+def _runs(*durations_per_run: dict[str, float]) -> list[dict[str, dict]]:
+    return [{cell: {"duration": seconds, "attempts": 1, "outcome": "pass"} for cell, seconds in run.items()}
+            for run in durations_per_run]
+
+
+@pytest.mark.parametrize(("runs", "pace"), [
+    (_runs({"a": 1.0, "b": 10.0}, {"a": 1.0, "b": 10.0}, {"a": 1.0, "b": 10.0}), [1.0, 1.0, 1.0]),
+    # the third run slow in every cell: the machine, not a demo
+    (_runs({"a": 1.0, "b": 10.0}, {"a": 1.0, "b": 10.0}, {"a": 1.5, "b": 15.0}), [1.0, 1.0, 1.5]),
+    # one cell slow once: the run's pace barely moves (median over its cells)
+    (_runs({"a": 1.0, "b": 10.0, "c": 4.0}, {"a": 3.0, "b": 10.0, "c": 4.0}, {"a": 1.0, "b": 10.0, "c": 4.0}),
+     [1.0, 1.0, 1.0]),
+    (_runs({"a": 0.0}, {"a": 0.0}), [1.0, 1.0]),  # nothing to measure by
+])
+def test_a_runs_pace_is_its_cells_median_against_their_own_medians(runs, pace):
+    assert summary.run_pace(runs) == pytest.approx(pace)
+
+
+def test_the_spread_worst_first_and_the_cold_runs_rows_say_what_was_not_measured():
+    runs = _runs({"a": 1.0, "b": 10.0}, {"a": 2.0, "b": 11.0}, {"a": 1.0, "b": 12.0})
+    worst = summary.spread(runs)
+    assert [(w["cell"], round(w["ratio"], 3)) for w in worst] == [("a", 2.0), ("b", 1.091)]
+    rows = summary._cold_run_rows({"cold_cells": runs, "cold_runs": [
+        {"seconds": 100.0, "cpu": 150.0, "steal": 0.031, "loop_before": 1.234}]})
+    assert rows[2] == "| 1 | 100 | 150 | 3.1 % | 1.23 | 0.955 |"  # a: 1 / 1, b: 10 / 11
+    assert rows[3].startswith("| 2 | not kept | not kept | not measured | not measured |")
+    assert len(rows) == 2 + 3
+
+
+@pytest.mark.parametrize(("before", "after", "share"), [
+    ([0] * 8, [100, 0, 0, 0, 0, 0, 0, 0], 0.0),
+    ([10, 0, 0, 10, 0, 0, 0, 0], [70, 0, 0, 40, 0, 0, 0, 10], 0.1),  # 10 of 100 ticks went to others
+    ([5] * 10, [5] * 10, 0.0),  # no time passed
+])
+def test_the_stolen_share_is_steal_over_all_ticks_that_passed(before, after, share):
+    assert measure.stolen_share(before, after) == pytest.approx(share)
+
+
+def test_the_machines_ticks_are_read_from_proc_stat():
+    if not Path("/proc/stat").exists():
+        pytest.skip("Linux only")
+    first = measure.machine_ticks()
+    assert len(first) >= 8 and sum(first) > 0
+    assert sum(measure.machine_ticks()) >= sum(first)
