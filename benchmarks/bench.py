@@ -82,13 +82,15 @@ def _records(project: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def run_ours(project: Path, selection: list[str], force: bool, logs: Path, label: str, **environ: str) -> dict:
+def run_ours(project: Path, selection: list[str], force: bool, logs: Path, label: str, posargs: tuple[str, ...] = (),
+             **environ: str) -> dict:
     """`nox --parallel auto` on the benchmark's copy of the matrix; the cells it recorded come back too."""
     if force:
         shutil.rmtree(project / ".matrix" / "envs", ignore_errors=True)  # cold env folders
     env = dict(os.environ, MATRIX_FILE=str(project / "matrix.toml"), **environ)
     args = [sys.executable, "-m", "nox", "-f", str(project / "noxfile.py"), "--parallel", "auto", *selection]
-    args += ["--", "--force"] if force else []
+    options = (["--force"] if force else []) + list(posargs)
+    args += ["--", *options] if options else []
     since = now_iso()  # as records write `started`
     ticks = machine_ticks()
     seconds, peak, code, output, cpu = timed(args, env=env, cwd=project, log_file=logs / f"{label}.log")
@@ -168,16 +170,18 @@ def parse(argv) -> argparse.Namespace:
     parser.add_argument("--plain-rounds", type=int, default=1, help="of those, how many also run plain nox")
     parser.add_argument("--cold-runs", type=int, default=5, help="cold runs of ours in all, for each cell's spread")
     parser.add_argument("--profile", default="majors")
-    parser.add_argument("--no-minors", action="store_true", help="skip the two full `minors` runs (about 30-40 min)")
+    parser.add_argument("--no-minors", action="store_true",
+                        help="skip the two full `minors` runs and its two shards (about an hour and a quarter)")
     parser.add_argument("--output-dir", type=Path, default=ROOT / "benchmarks")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     parser.add_argument("--releases", nargs="*", help="only these releases of the profile (a quick smoke run)")
     parser.add_argument("--from-measurements", type=Path, metavar="FILE",
                         help="write RESULTS.md and results.json again from an earlier run's measurements.json")
-    parser.add_argument("--remeasure", nargs="+", choices=("rerun", "spread", "minors"),
+    parser.add_argument("--remeasure", nargs="+", choices=("rerun", "spread", "minors", "shards"),
                         metavar="PART", help="measure only these parts again (rerun: 3 cold runs and 3 no-change "
-                                             "re-runs of ours; spread: --cold-runs cold runs of ours; minors) on top "
-                                             "of --base's measurements; RESULTS.md says which rows are new")
+                                             "re-runs of ours; spread: --cold-runs cold runs of ours; minors: two "
+                                             "`minors` runs; shards: `minors` as two CI shards, one after the other) "
+                                             "on top of --base's measurements; RESULTS.md says which rows are new")
     parser.add_argument("--base", type=Path, metavar="FILE", help="the measurements.json --remeasure starts from")
     return parser.parse_args(argv)
 
@@ -268,6 +272,8 @@ def main(argv=None) -> int:
     if not args.no_minors:
         measured["minors"] = run_minors(project, logs)
         keep()
+        measured["minors_shards"] = run_minors_shards(project, logs)
+        keep()
     log(f"measurements kept in {base / 'measurements.json'} (warm-up: {warm['seconds']:.1f}s)")
     write_outputs(args, measured)
     if not args.keep:  # the envs go; the logs and measurements.json stay
@@ -289,6 +295,20 @@ def run_minors(project: Path, logs: Path) -> dict:
             "first": {"seconds": first["seconds"], "exit": first["exit"], "cells": len(first["cells"]),
                       "cpu": first["cpu"], "steal": first["steal"], "failed": _failed(first["cells"])},
             "failed": _failed(again["cells"])}
+
+
+def run_minors_shards(project: Path, logs: Path, count: int = 2) -> dict:
+    """`minors` dealt into `count` shards as CI deals them (`-- --shard I/N --profile minors`, balanced by the
+    committed durations), each run alone from fresh env folders: what `count` machines like this one would take,
+    the slowest shard deciding."""
+    shards = []
+    for index in range(1, count + 1):
+        ran = run_ours(project, ["-t", "minors"], True, logs, f"minors-shard-{index}-of-{count}",
+                       posargs=("--shard", f"{index}/{count}", "--profile", "minors"))
+        shards.append({"seconds": ran["seconds"], "exit": ran["exit"], "cells": len(ran["cells"]),
+                       "sessions": ran["sessions"], "cpu": ran["cpu"], "steal": ran["steal"],
+                       "failed": _failed(ran["cells"])})
+    return {"count": count, "seconds": max(shard["seconds"] for shard in shards), "shards": shards}
 
 
 def _cold_run(ours: dict, loop: float | None = None) -> dict:
@@ -325,6 +345,8 @@ def remeasure(args, argv, stamped: dict, project: Path, names: list[str], logs: 
             measured["cold_runs"].append(_cold_run(ours, loop))
     if "minors" in args.remeasure:
         measured["minors"] = run_minors(project, logs)
+    if "shards" in args.remeasure:
+        measured["minors_shards"] = run_minors_shards(project, logs)
     (base / "measurements.json").write_text(json.dumps(measured, indent=1))
     log(f"measurements kept in {base / 'measurements.json'}")
     write_outputs(args, measured)

@@ -110,6 +110,7 @@ def figures(m: dict) -> dict:
         "spread_max_2s": max((c["ratio"] for c in cells if c["median"] >= 2), default=None),
         "spread_max_seconds": max((max(c["durations"]) - c["median"] for c in cells), default=None),
         "minors_seconds": m.get("minors", {}).get("seconds"),
+        "minors_two_shards_seconds": (m.get("minors_shards") or {}).get("seconds"),
         "ours_median_seconds": ours,
         "skilled_median_seconds": _median(rounds, "skilled"),
         "limit_seconds": limit["seconds"],
@@ -130,7 +131,8 @@ def write_json(path: Path, m: dict) -> None:
                 machine=m["machine"],
                 workload=m["workload"], rounds=m["rounds"], limit=m["limit"], rerun_seconds=m["rerun"],
                 worst_cells=spread(m["cold_cells"])[:10], cold_runs=m.get("cold_runs"),
-                cold_run_pace=run_pace(m["cold_cells"]), minors=m.get("minors"), ours_sqlite=m.get("ours_sqlite"),
+                cold_run_pace=run_pace(m["cold_cells"]), minors=m.get("minors"), minors_shards=m.get("minors_shards"),
+                ours_sqlite=m.get("ours_sqlite"),
                 command=m["command"], remeasured=m.get("remeasured"))
     path.write_text(json.dumps(data, indent=1) + "\n")
 
@@ -169,7 +171,8 @@ def _one_remeasure(m: dict, again: dict) -> str:
     parts = {"rerun": lambda: "the no-change re-run (and the 3 cold runs it is a share of, median "
                               f"{statistics.median(again['cold']):.1f} s)",
              "spread": lambda: f"each cell's spread over {len(m['cold_cells'])} cold runs",
-             "minors": lambda: "the `minors` runs"}
+             "minors": lambda: "the `minors` runs",
+             "shards": lambda: "`minors` as two shards"}
     machine = f" on {again['machine']}" if again.get("machine") else ""
     loop = f" (the loop: {again['loop']:.2f} s)" if again.get("loop") else ""
     return (f" Measured again by `{again['command']}` on {again['date']} at commit {again['commit']}{machine}{loop}: "
@@ -190,6 +193,17 @@ def _minors_rows(minors: dict | None) -> list[str]:
                     f"{first['seconds'] / 60:.1f} min (exit {first['exit']}, {first['cpu']:.0f} s CPU{_stolen(first)}) "
                     "| - |")
     return rows
+
+
+def _shard_rows(sharded: dict | None) -> list[str]:
+    if not sharded:
+        return []
+    each = "; ".join(f"shard {i}: {shard['seconds'] / 60:.1f} min, {shard['sessions']} sessions, {shard['cells']} "
+                     f"cells, exit {shard['exit']}, {shard['cpu']:.0f} s CPU{_stolen(shard)}"
+                     for i, shard in enumerate(sharded["shards"], 1))
+    return [f"| the same as {sharded['count']} CI shards (`-- --shard I/{sharded['count']} --profile minors`), each "
+            f"run alone on this machine, one after the other: what {sharded['count']} machines like it would take | "
+            f"{sharded['seconds'] / 60:.1f} min, the slowest shard ({each}) | - |"]
 
 
 def _stolen(run: dict) -> str:
@@ -222,7 +236,7 @@ def write_markdown(path: Path, m: dict) -> None:
         f"({_over(spread(m['cold_cells']), 1.5)} over 1.5; cells of 2 s or more: {_number(f['spread_max_2s'], '.3f')}; "
         f"no cell's max exceeds its median by more than {_number(f['spread_max_seconds'], '.1f')} s) | ≤ 1.5 |",
         f"| no-change re-run / cold run | **{100 * f['rerun_share']:.1f} %** | ≤ 3 % |",
-    ] + _minors_rows(m.get("minors")) + [
+    ] + _minors_rows(m.get("minors")) + _shard_rows(m.get("minors_shards")) + [
         "", "## Rounds", "",
         "Alternating, after a warm-up that filled uv's and pip's caches and the harness's bytecode store; "
         "every run starts from fresh env folders.", "",

@@ -57,3 +57,13 @@ def test_the_machines_ticks_are_read_from_proc_stat():
     first = measure.machine_ticks()
     assert len(first) >= 8 and sum(first) > 0
     assert sum(measure.machine_ticks()) >= sum(first)
+
+
+def test_two_shards_take_as_long_as_the_slower_and_each_is_named():
+    sharded = {"count": 2, "seconds": 700.0, "shards": [
+        {"seconds": 700.0, "sessions": 23, "cells": 430, "exit": 0, "cpu": 1100.0, "steal": 0.02},
+        {"seconds": 650.0, "sessions": 24, "cells": 434, "exit": 1, "cpu": 1050.0, "steal": None}]}
+    [row] = summary._shard_rows(sharded)
+    assert "| 11.7 min, the slowest shard (shard 1: 11.7 min, 23 sessions, 430 cells, exit 0, 1100 s CPU, 2.0 %" in row
+    assert "shard 2: 10.8 min, 24 sessions, 434 cells, exit 1, 1050 s CPU) |" in row
+    assert summary._shard_rows(None) == []
