@@ -324,18 +324,25 @@ def _failed(cells: dict) -> list[str]:
 def remeasure(args, argv, stamped: dict, project: Path, names: list[str], logs: Path, base: Path) -> int:
     """Parts of an earlier run measured again at this commit; the rest (the peers, the limit) stays as it was."""
     measured = json.loads(args.base.read_text())
-    again = dict(stamped, parts=args.remeasure,
+    again = dict(stamped, parts=[],
                  command="python3 benchmarks/bench.py " + " ".join(argv if argv is not None else sys.argv[1:]))
     earlier = measured.get("remeasured") or []
-    kept = [earlier] if isinstance(earlier, dict) else earlier  # one dict before several were kept
-    for part in args.remeasure:  # a part measured again here replaces what an earlier line said of it
-        kept = [dict(e, parts=[p for p in e["parts"] if p != part]) for e in kept]
-    measured["remeasured"] = [e for e in kept if e["parts"]] + [again]
+    measured["remeasured"] = ([earlier] if isinstance(earlier, dict) else earlier) + [again]  # one dict, once
+
+    def done(part: str) -> None:
+        """A part measured again replaces what an earlier line said of it; kept at once, so a run cut short
+        keeps what it measured and says no more than that."""
+        earlier = [dict(e, parts=[p for p in e["parts"] if p != part]) for e in measured["remeasured"][:-1]]
+        measured["remeasured"] = [e for e in earlier if e["parts"]] + [again]
+        again["parts"].append(part)
+        (base / "measurements.json").write_text(json.dumps(measured, indent=1))
+
     run_ours(project, names, True, logs, "warmup-ours")
     if "rerun" in args.remeasure:
         again["cold"] = [run_ours(project, names, True, logs, f"ours-cold-again-{n}")["seconds"] for n in (1, 2, 3)]
         measured["rerun"] = statistics.median(run_ours(project, names, False, logs, f"ours-no-change-{n}")["seconds"]
                                               for n in (1, 2, 3))
+        done("rerun")
     if "spread" in args.remeasure:
         measured["cold_cells"], measured["cold_runs"] = [], []
         for number in range(1, args.cold_runs + 1):
@@ -343,11 +350,13 @@ def remeasure(args, argv, stamped: dict, project: Path, names: list[str], logs: 
             ours = run_ours(project, names, True, logs, f"ours-cold-{number}")
             measured["cold_cells"].append(ours["cells"])
             measured["cold_runs"].append(_cold_run(ours, loop))
+        done("spread")
     if "minors" in args.remeasure:
         measured["minors"] = run_minors(project, logs)
+        done("minors")
     if "shards" in args.remeasure:
         measured["minors_shards"] = run_minors_shards(project, logs)
-    (base / "measurements.json").write_text(json.dumps(measured, indent=1))
+        done("shards")
     log(f"measurements kept in {base / 'measurements.json'}")
     write_outputs(args, measured)
     if not args.keep:
