@@ -11,17 +11,22 @@ import os
 import statistics
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def spread(runs: list[dict[str, dict]]) -> list[dict]:
-    """Per cell (demo on release) over the cold runs of ours: durations, max / median, attempts; worst first."""
+    """Per cell (demo on release) over the cold runs of ours: durations, max / median, attempts, the cells beside
+    it in each run (`company`); worst first."""
     cells: dict[str, list[dict]] = {}
+    beside: dict[str, list[float | None]] = {}
     for run in runs:
+        others = company(run)
         for key, cell in run.items():
             cells.setdefault(key, []).append(cell)
+            beside.setdefault(key, []).append(others.get(key))
     rows = []
     for key, seen in cells.items():
         durations = [c["duration"] for c in seen]
@@ -29,8 +34,23 @@ def spread(runs: list[dict[str, dict]]) -> list[dict]:
         if len(seen) < 2 or median <= 0:
             continue
         rows.append({"cell": key, "durations": durations, "median": median, "ratio": max(durations) / median,
-                     "attempts": [c["attempts"] for c in seen], "outcomes": sorted({c["outcome"] for c in seen})})
+                     "attempts": [c["attempts"] for c in seen], "outcomes": sorted({c["outcome"] for c in seen}),
+                     "beside": beside[key]})
     return sorted(rows, key=lambda r: -r["ratio"])
+
+
+def company(run: dict[str, dict]) -> dict[str, float]:
+    """For each cell of one run, how many other cells were running beside it, on average over its duration
+    (from each record's `started` and `duration`): on two cores, a CPU-bound cell with five beside it gets
+    about a third of a core."""
+    spans = {}
+    for key, cell in run.items():
+        if cell.get("started") and cell["duration"] > 0:
+            start = datetime.fromisoformat(cell["started"]).timestamp()
+            spans[key] = (start, start + cell["duration"])
+    return {key: sum(max(0.0, min(end, other_end) - max(start, other_start))
+                     for other, (other_start, other_end) in spans.items() if other != key) / (end - start)
+            for key, (start, end) in spans.items()}
 
 
 def run_pace(runs: list[dict[str, dict]]) -> list[float]:
@@ -253,9 +273,11 @@ def write_markdown(path: Path, m: dict) -> None:
         "schedule of work measured here needs less.", "",
     ] + _limit_rows(limit) + [
         "", f"## Spread: each cell over {len(m['cold_cells'])} cold runs of ours", "",
-        "| cell | durations s | max / median | attempts |", "|---|---|---|---|",
+        "`beside it`: in each run, how many other cells ran beside it, on average over its duration.", "",
+        "| cell | durations s | max / median | attempts | beside it |", "|---|---|---|---|---|",
     ] + [f"| {w['cell']} | {', '.join(f'{d:.2f}' for d in w['durations'])} | {w['ratio']:.3f} | "
-         f"{', '.join(map(str, w['attempts']))} |" for w in worst] + [
+         f"{', '.join(map(str, w['attempts']))} | "
+         f"{', '.join('?' if b is None else f'{b:.1f}' for b in w.get('beside', []))} |" for w in worst] + [
         "", "The cold runs those durations come from:", "",
     ] + _cold_run_rows(m) + [
         "", "## Other measures", "", "| measure | value |", "|---|---|",

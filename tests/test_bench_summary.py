@@ -67,3 +67,20 @@ def test_two_shards_take_as_long_as_the_slower_and_each_is_named():
     assert "| 11.7 min, the slowest shard (shard 1: 11.7 min, 23 sessions, 430 cells, exit 0, 1100 s CPU, 2.0 %" in row
     assert "shard 2: 10.8 min, 24 sessions, 434 cells, exit 1, 1050 s CPU) |" in row
     assert summary._shard_rows(None) == []
+
+
+def test_company_counts_the_cells_running_beside_each_over_its_duration():
+    run = {
+        "a": {"started": "2026-12-03T10:00:00.000+00:00", "duration": 4.0},  # 0-4
+        "b": {"started": "2026-12-03T10:00:01.000+00:00", "duration": 2.0},  # 1-3: inside a
+        "c": {"started": "2026-12-03T10:00:03.000+00:00", "duration": 2.0},  # 3-5: half beside a
+        "d": {"started": "2026-12-03T10:00:09.000+00:00", "duration": 1.0},  # alone
+        "e": {"duration": 1.0},  # an older record without `started`: left out
+    }
+    beside = summary.company(run)
+    assert beside == pytest.approx({"a": (2 + 1) / 4, "b": 1.0, "c": 0.5, "d": 0.0})
+    for cell in run.values():
+        cell.update(attempts=1, outcome="pass")
+    row = summary.spread([run, run])
+    assert {r["cell"]: r["beside"] for r in row}["a"] == pytest.approx([0.75, 0.75])
+    assert {r["cell"]: r["beside"] for r in row}["e"] == [None, None]
