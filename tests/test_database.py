@@ -7,6 +7,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -106,6 +107,14 @@ def test_the_server_listens_on_its_own_socket_and_on_no_tcp_port(tmp_path):
         assert folder.parent == Path(running.folder) and (folder / ".s.PGSQL.5432").is_socket()
         assert folder.stat().st_mode & 0o077 == 0  # nobody else may even reach it
         assert _sql(running, "postgres", "select 1") == "1"
+
+
+def test_a_socket_folder_with_spaces_or_url_characters_reaches_the_driver_as_it_is():
+    """SQLAlchemy reads the URL's query with urllib's parse_qsl, as here."""
+    running = database.RunningPostgres("/tmp/a b&c?d=e#f/socket", 1, "/tmp/a b&c?d=e#f", "/bin")
+    parts = urlsplit(running.url("release_3_9_1"))
+    assert (parts.path, dict(parse_qsl(parts.query))) == ("/release_3_9_1", {"host": "/tmp/a b&c?d=e#f/socket",
+                                                                              "port": "5432"})
 
 
 def test_a_dead_server_in_the_registry_is_replaced(tmp_path):

@@ -45,6 +45,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from harness.run.lock import RUNS
 from harness.run.services import SUPERVISOR, ServiceError
@@ -75,7 +76,7 @@ class RunningPostgres:
     def url(self, database: str) -> str:
         """asyncpg takes a `host` that is a folder as the folder of a Unix socket. The port (which names the socket)
         is given too: SQLAlchemy 2.0's first releases (Prefect 2.10's) refuse a `host` without one."""
-        return f"postgresql+asyncpg://{SUPERUSER}@/{database}?host={self.socket}&port={self.port}"
+        return f"postgresql+asyncpg://{SUPERUSER}@/{database}?host={quote(self.socket, safe='/')}&port={self.port}"
 
 
 def find_binaries() -> Path:
