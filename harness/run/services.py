@@ -124,9 +124,11 @@ class Services:
         self.running.append(running)
         return running
 
-    def start_server(self, config: ServerConfig, database_url: str = "", restored: bool = False) -> str:
-        """With `database_url` (the run's PostgreSQL, database.py) the server takes it through `postgres_env`;
-        `restored`: that database is a copy an earlier server of this env left migrated (`restored_env`)."""
+    def start_server(self, config: ServerConfig, database_url: str = "", restored: bool = False,
+                     database_environ: dict[str, str] | None = None) -> str:
+        """With `database_url` (the run's PostgreSQL, database.py) the server takes it through `postgres_env`,
+        and `database_environ` (libpq's PGHOST, PGPORT) as they are; `restored`: that database is a copy an
+        earlier server of this env left migrated (`restored_env`)."""
         port = str(free_port())
         url = config.url.format(host=HOST, port=port)
         values = dict(host=HOST, port=port, url=url, server_key=server_key())
@@ -135,6 +137,7 @@ class Services:
         environ = self._environ(config.env, "server", **values)
         if database_url:
             environ.update({name: text.format(database_url=database_url) for name, text in config.postgres_env})
+            environ.update(database_environ or {})
         if restored:
             environ.update(config.restored_env)
         server = self._spawn("server", self._command(config.command, **values), environ, self.server_log)
