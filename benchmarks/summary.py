@@ -57,13 +57,9 @@ def run_pace(runs: list[dict[str, dict]]) -> list[float]:
     """Per cold run, the median over its cells of (duration / that cell's median over the runs): 1.0 for a run
     at the usual pace, 1.25 for one in which the cells took a quarter longer. A run slow in every cell points
     at the machine (a slower core, cores given to others), not at any one demo."""
-    cells: dict[str, list[float]] = {}
-    for run in runs:
-        for key, cell in run.items():
-            cells.setdefault(key, []).append(cell["duration"])
-    medians = {key: statistics.median(durations) for key, durations in cells.items()}
-    return [statistics.median(cell["duration"] / medians[key] for key, cell in run.items() if medians[key] > 0)
-            if any(medians[key] > 0 for key in run) else 1.0 for run in runs]
+    medians = {row["cell"]: row["median"] for row in spread(runs)}  # cells seen more than once, of some length
+    paces = [[cell["duration"] / medians[key] for key, cell in run.items() if key in medians] for run in runs]
+    return [statistics.median(ratios) if ratios else 1.0 for ratios in paces]
 
 
 def _cold_run_rows(m: dict) -> list[str]:
