@@ -23,6 +23,7 @@ from harness.run.guard import cell_token, sweep_cell, temp_prefix
 from harness.run.journal import Journal
 from harness.run.process import ProcessResult, classify, error_summary, isolated_environ, run_process, tail
 from harness.run.services import BackgroundWorker, Services, WebhookReceiver, env_path
+from harness.run.slots import CoreSlots
 from harness.run.stop import STOP
 from harness.run.warm import WarmRunner
 from harness.run.watchdog import CELL_VARIABLE
@@ -98,6 +99,7 @@ class CellRunner:
     warm: WarmRunner | None = None  # the adopted warm runner: demos fork from it
     receiver: WebhookReceiver | None = None
     worker: BackgroundWorker | None = None
+    cores: CoreSlots | None = None  # an env with no API server: each demo holds one of the run's core slots
     _overlay_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run(self, demo: Demo, need_env: dict[str, str]) -> CellResult | None:
@@ -123,7 +125,10 @@ class CellRunner:
                 return self.journal.record(demo, Outcome.ENV_ERROR, error=f"its own requirements: {exc}"[:2000],
                                            log=self.journal.link(self.run_dir / "overlays.log"), **base)
             need_env = {**need_env, "PYTHONPATH": str(overlay / "site")}
-        return self.run_with_retries(demo, need_env, base)
+        if self.cores is None:
+            return self.run_with_retries(demo, need_env, base)
+        with self.cores.held() as holding:
+            return self.run_with_retries(demo, need_env, base) if holding else None
 
     def overlay(self, demo: Demo) -> Path:
         """The demo's own requirements beside the env, built once per session for each set of them."""

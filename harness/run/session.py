@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,7 @@ from harness.run.journal import Journal
 from harness.run.lock import state_lock
 from harness.run.progress import Progress, expected_seconds
 from harness.run.services import BackgroundWorker, WebhookReceiver
+from harness.run.slots import CoreSlots, machine_cores
 from harness.run.stop import STOP, Interrupted
 from harness.run.warm_lifecycle import WarmLifecycle
 
@@ -120,6 +122,10 @@ class _Session:
                                   matrix.root, run_dir, log, stack)
         self.setup = EnvSetup(matrix, spec, plan.candidates, run_dir, log, stack, self.warm, store,
                               self.bytecode_store, owner=owner)
+        # with no API server a demo computes rather than waits: the whole run's such demos share the cores
+        self.cores = None if self.settings.server is not None else CoreSlots(
+            matrix.resolve(matrix.settings.state_dir), owner or os.getpid(),
+            matrix.settings.cpu_bound_jobs or machine_cores())
 
     def run(self) -> list[CellResult]:
         built = self.build_env()
@@ -157,7 +163,7 @@ class _Session:
         if "webhook" in self.wanted:
             receiver = self.stack.enter_context(WebhookReceiver())
         return CellRunner(self.matrix, self.plan, self.settings, env, self.setup.services, self.journal, self.run_dir,
-                          self.log, warm=self.warm.forking, receiver=receiver, worker=worker)
+                          self.log, warm=self.warm.forking, receiver=receiver, worker=worker, cores=self.cores)
 
     def run_cells(self, built: SessionEnv, runner: CellRunner | None) -> list[CellResult]:
         """Every demo's cell, in the plan's order; several at once on a built env, longest first."""
