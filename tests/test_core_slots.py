@@ -96,26 +96,14 @@ cpu_bound_jobs = {slots}
 retries = 0
 fallbacks = 0
 {server}
-[[demos]]
-path = "demos/a.py"
-story = "a"
-releases = "==1.4.1"
-
-[[demos]]
-path = "demos/b.py"
-story = "b"
-releases = "==1.4.1"
-
-[[demos]]
-path = "demos/c.py"
-story = "c"
-releases = "==1.4.1"
-
-[[demos]]
-path = "demos/d.py"
-story = "d"
-releases = "==1.4.1"
 """
+DEMOS = "abcd"  # four demos of one release, each a second long
+
+
+def demo_entries() -> str:
+    return "".join(f'\n[[demos]]\npath = "demos/{name}.py"\nstory = "{name}"\nreleases = "==1.4.1"\n'
+                   for name in DEMOS)
+
 
 SERVER_RANGE = """
 [[ranges]]
@@ -135,7 +123,7 @@ pathlib.Path({out!r}, pathlib.Path(__file__).stem + ".span").write_text(f"{{star
 
 def most_at_once(out: Path) -> int:
     spans = [tuple(map(float, path.read_text().split())) for path in out.glob("*.span")]
-    assert len(spans) == 4
+    assert len(spans) == len(DEMOS)
     return max(sum(start <= moment < end for start, end in spans) for moment, _ in spans)
 
 
@@ -148,8 +136,8 @@ def test_demos_of_an_env_without_a_server_run_no_more_at_once_than_the_slots(pro
                                                                             expected):
     out = tmp_path / "out"
     out.mkdir()
-    project.write_matrix(MATRIX.format(slots=slots, server=SERVER_RANGE if server else ""))
-    for name in "abcd":
+    project.write_matrix(MATRIX.format(slots=slots, server=SERVER_RANGE if server else "") + demo_entries())
+    for name in DEMOS:
         project.demo(f"demos/{name}.py", SPAN.format(out=str(out)))
     (project.root / "fake_server.py").write_text(SERVER.format(out=str(out)))
     fake_env(project)
