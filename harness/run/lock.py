@@ -7,7 +7,7 @@ started the run (nox's parent process under --parallel, else the harness
 itself). Each process holds a shared flock on `<state>/runs/<owner>.lock`
 while it runs sessions and, before it starts, probes the other owners' files:
 one still locked is a live run; the files of one that is not (its lock, its
-PostgreSQL registry) are removed. The kernel drops a flock when its process
+PostgreSQL registry, its core slots) are removed. The kernel drops a flock when its process
 ends, however it ends, so a killed run never leaves the folder locked.
 
 The probes are taken one at a time, under `<state>/runs/probing`: a probe
@@ -83,7 +83,7 @@ def _probe_in_turn(state: Path, runs: Path, owner: int) -> None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise StateBusy(state, other) from None
-        else:  # its run is gone: its lock and whatever else it kept here (its PostgreSQL registry)
+        else:  # its run is gone: its lock and whatever else it kept here (its PostgreSQL registry, core slots)
             for left in runs.glob(f"{other}.*"):
                 left.unlink(missing_ok=True)
         finally:
