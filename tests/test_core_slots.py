@@ -6,6 +6,7 @@ test_faults_stop.py), whose demos write when they ran, with and without an API s
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.run.lock import state_lock
 from harness.run.slots import CoreSlots
 from harness.run.stop import STOP
 from tests.test_faults_stop import SERVER, fake_env
@@ -144,3 +146,13 @@ def test_demos_of_an_env_without_a_server_run_no_more_at_once_than_the_slots(pro
     done = project.harness("run", "1.4.1", "--no-report", timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert most_at_once(out) == expected
+
+
+def test_a_gone_runs_slot_files_are_removed_by_the_next_run_and_a_live_runs_are_kept(tmp_path):
+    gone = CoreSlots(tmp_path, owner=11, count=2)
+    with gone.held():
+        pass
+    live = CoreSlots(tmp_path, owner=os.getpid(), count=1)
+    with state_lock(tmp_path), live.held():
+        assert [p.exists() for p in gone.paths] == [False, False]
+        assert live.paths[0].exists()
