@@ -61,7 +61,6 @@ def test_a_slot_another_process_of_the_run_holds_is_taken_once_that_process_is_g
         time.sleep(600)
     """)], stdout=subprocess.PIPE, text=True)
     try:
-        slots.paths[0].parent.mkdir(parents=True, exist_ok=True)
         assert holder.stdout.readline().strip() == "held"
         assert slots._take() is None
         holder.kill()  # killed, not stopped: the kernel drops its flock all the same

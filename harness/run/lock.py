@@ -7,8 +7,9 @@ started the run (nox's parent process under --parallel, else the harness
 itself). Each process holds a shared flock on `<state>/runs/<owner>.lock`
 while it runs sessions and, before it starts, probes the other owners' files:
 one still locked is a live run; the files of one that is not (its lock, its
-PostgreSQL registry, its core slots) are removed. The kernel drops a flock when its process
-ends, however it ends, so a killed run never leaves the folder locked.
+PostgreSQL registry, its core slots) are removed. The kernel drops a flock when
+its process ends, however it ends, so a killed run never leaves the folder
+locked.
 
 The probes are taken one at a time, under `<state>/runs/probing`: a probe
 holds a stale file's lock exclusively while it removes the file, and two

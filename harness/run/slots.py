@@ -42,13 +42,12 @@ class CoreSlots:
     """`count` slots shared by every process of the run that `owner` started."""
 
     def __init__(self, state: Path, owner: int, count: int):
-        self.count = count
         self.paths = [state / RUNS / f"{owner}.core-{index}" for index in range(count)]
+        (state / RUNS).mkdir(parents=True, exist_ok=True)  # once: a waiting cell looks every POLL seconds
 
     def _take(self) -> int | None:
         """A free slot's locked descriptor, or None when all are held."""
         for path in self.paths:
-            path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
