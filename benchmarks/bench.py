@@ -8,8 +8,9 @@ skilled user writes (uv, --parallel auto, one API server per session). Ours is
 package caches, plain (the first --plain-rounds rounds only: it takes a quarter
 of an hour a round), skilled and ours alternate, each from fresh env folders;
 ratios are taken pair by pair. Then: more cold runs of ours until --cold-runs
-(each cell's spread), the no-change re-run, ours on SQLite once, the true limit
-(benchmarks/limit.py), and a full `minors` run. Writes benchmarks/RESULTS.md
+(each cell's spread, and the machine's floor under it: benchmarks/floor.py),
+the no-change re-run, ours on SQLite once, the true limit (benchmarks/limit.py),
+and a full `minors` run. Writes benchmarks/RESULTS.md
 and benchmarks/results.json (summary.py); every number is kept in the scratch
 folder's measurements.json as it is measured (`--from-measurements` writes the
 two files again from it).
@@ -32,10 +33,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from floor import measure_floor  # noqa: E402
 from limit import measure_limit  # noqa: E402
 from measure import log, machine_ticks, stolen_share, timed  # noqa: E402
 from peers import write_plain, write_skilled  # noqa: E402
-from summary import loop_seconds, stamp, write_json, write_markdown  # noqa: E402
+from summary import loop_seconds, spread, stamp, write_json, write_markdown  # noqa: E402
 
 from harness.config.needs import check_needs  # noqa: E402
 from harness.plan.sessions import load_plan  # noqa: E402
@@ -179,7 +181,8 @@ def parse(argv) -> argparse.Namespace:
                         help="write RESULTS.md and results.json again from an earlier run's measurements.json")
     parser.add_argument("--remeasure", nargs="+", choices=("rerun", "spread", "minors", "shards"),
                         metavar="PART", help="measure only these parts again (rerun: 3 cold runs and 3 no-change "
-                                             "re-runs of ours; spread: --cold-runs cold runs of ours; minors: two "
+                                             "re-runs of ours; spread: --cold-runs cold runs of ours, then the "
+                                             "machine's floor under them (floor.py); minors: two "
                                              "`minors` runs; shards: `minors` as two CI shards, one after the other) "
                                              "on top of --base's measurements; RESULTS.md says which rows are new")
     parser.add_argument("--base", type=Path, metavar="FILE", help="the measurements.json --remeasure starts from")
@@ -261,6 +264,7 @@ def main(argv=None) -> int:
         measured["cold_cells"].append(ours["cells"])
         measured["cold_runs"].append(_cold_run(ours, loop))
         keep()
+    measured["floor"] = _floor(project, measured["cold_cells"])
     measured["rerun"] = statistics.median(run_ours(project, names, False, logs, f"ours-no-change-{n}")["seconds"]
                                           for n in (1, 2, 3))
     sqlite = run_ours(project, names, True, logs, "ours-sqlite", MATRIX_BACKEND="sqlite")
@@ -316,6 +320,32 @@ def _cold_run(ours: dict, loop: float | None = None) -> dict:
     return {"seconds": ours["seconds"], "cpu": ours["cpu"], "steal": ours["steal"], "loop_before": loop}
 
 
+def _floor(project: Path, cold_cells: list[dict], settle: float = 60) -> dict:
+    """The short cells' stand-ins (floor.py), once no process of ours' runs is left: they must run alone."""
+    deadline = time.monotonic() + settle
+    while _left_running(project) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = _left_running(project)
+    floor = measure_floor({row["cell"]: row["median"] for row in spread(cold_cells)})
+    floor["left_running"] = left  # what was still there after `settle` seconds: none, or the floor is not alone
+    log(f"floor: {len(floor['durations'])} stand-ins, {floor['samples']} times each, in {floor['seconds']:.0f}s"
+        + (f"; still running: {left}" if left else ""))
+    return floor
+
+
+def _left_running(project: Path) -> list[str]:
+    """Processes of ours' runs still alive: any naming the benchmark's copy, or the run's PostgreSQL folder."""
+    names = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if int(pid) != os.getpid() and (str(project) in command or "harness-postgres-" in command):
+            names.append(command[:120])
+    return names
+
+
 def _failed(cells: dict) -> list[str]:
     """The cells of a run that did not pass (by attempts: a flaky pass is named too)."""
     return sorted(f"{name}: {c['outcome']}" for name, c in cells.items() if c["outcome"] not in ("pass", "xfail"))
@@ -350,6 +380,7 @@ def remeasure(args, argv, stamped: dict, project: Path, names: list[str], logs: 
             ours = run_ours(project, names, True, logs, f"ours-cold-{number}")
             measured["cold_cells"].append(ours["cells"])
             measured["cold_runs"].append(_cold_run(ours, loop))
+        measured["floor"] = _floor(project, measured["cold_cells"])
         done("spread")
     if "minors" in args.remeasure:
         measured["minors"] = run_minors(project, logs)

@@ -14,6 +14,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from floor import floor_rows
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -125,6 +127,8 @@ def figures(m: dict) -> dict:
         # on two busy cores is a large ratio
         "spread_max_2s": max((c["ratio"] for c in cells if c["median"] >= 2), default=None),
         "spread_max_seconds": max((max(c["durations"]) - c["median"] for c in cells), default=None),
+        # the same fixed work, alone on the machine, for the cells under 2 s: what no schedule can beat (floor.py)
+        "spread_floor": next((r["ratio"] for r in _floor(m)), None),
         "minors_seconds": m.get("minors", {}).get("seconds"),
         "minors_two_shards_seconds": (m.get("minors_shards") or {}).get("seconds"),
         "ours_median_seconds": ours,
@@ -146,7 +150,7 @@ def write_json(path: Path, m: dict) -> None:
     data = dict(figures(m), true_limit=true_limit(m), backend=m["backend"], commit=m["commit"], date=m["date"],
                 machine=m["machine"],
                 workload=m["workload"], rounds=m["rounds"], limit=m["limit"], rerun_seconds=m["rerun"],
-                worst_cells=spread(m["cold_cells"])[:10], cold_runs=m.get("cold_runs"),
+                worst_cells=spread(m["cold_cells"])[:10], floor_worst=_floor(m)[:10], cold_runs=m.get("cold_runs"),
                 cold_run_pace=run_pace(m["cold_cells"]), minors=m.get("minors"), minors_shards=m.get("minors_shards"),
                 ours_sqlite=m.get("ours_sqlite"),
                 command=m["command"], remeasured=m.get("remeasured"))
@@ -186,7 +190,8 @@ def _remeasured_note(m: dict) -> str:
 def _one_remeasure(m: dict, again: dict) -> str:
     parts = {"rerun": lambda: "the no-change re-run (and the 3 cold runs it is a share of, median "
                               f"{statistics.median(again['cold']):.1f} s)",
-             "spread": lambda: f"each cell's spread over {len(m['cold_cells'])} cold runs",
+             "spread": lambda: f"each cell's spread over {len(m['cold_cells'])} cold runs"
+                               + (" and the machine's floor under it" if m.get("floor") else ""),
              "minors": lambda: "the `minors` runs",
              "shards": lambda: "`minors` as two shards"}
     machine = f" on {again['machine']}" if again.get("machine") else ""
@@ -226,6 +231,40 @@ def _stolen(run: dict) -> str:
     return f", {100 * run['steal']:.1f} % of the machine's CPU time stolen" if run.get("steal") is not None else ""
 
 
+def _floor(m: dict) -> list[dict]:
+    """The stand-ins of the short cells (floor.py), worst first; none when the floor was not measured."""
+    floor = m.get("floor")
+    return floor_rows(floor["durations"], floor["medians"]) if floor else []
+
+
+def _floor_lines(m: dict) -> list[str]:
+    """What fixed work of the short cells' lengths shows on this machine alone, beside the cells themselves."""
+    floor, stand_ins = m.get("floor"), _floor(m)
+    if not floor:
+        return []
+    cells = {c["cell"]: c for c in spread(m["cold_cells"])}
+    short = [c for c in cells.values() if c["median"] < floor["short"]]
+    lines = [
+        "", f"## The machine's floor under the spread of cells under {floor['short']:g} s", "",
+        f"Each of the {len(stand_ins)} cells of the cold runs whose median is under {floor['short']:g} s replaced by "
+        "a stand-in: a fixed pure-Python loop, sized to last about the cell's median (at "
+        f"{floor['iterations_per_second']:,} iterations a second), run {floor['samples']} times, round by round in a "
+        "shuffled order, one at a time, with nothing else of the benchmark running (`benchmarks/floor.py`, "
+        f"{floor['seconds']:.0f} s in all). The same work each time, alone on the machine: the spread it still "
+        "shows is the machine's.", "",
+        f"- stand-ins: worst max / median **{stand_ins[0]['ratio']:.3f}**, {_over(stand_ins, 1.5)} over 1.5",
+        f"- the cells themselves: worst **{max((c['ratio'] for c in short), default=0):.3f}**, {_over(short, 1.5)} "
+        "over 1.5", ""] + ([f"Still running when the stand-ins began: {'; '.join(floor['left_running'])}.", ""]
+                          if floor.get("left_running") else []) + [
+        "| cell | its median s | stand-in durations s | stand-in max / median | the cell's max / median |",
+        "|---|---|---|---|---|"]
+    for r in stand_ins[:8]:
+        own = f"{cells[r['cell']]['ratio']:.3f}" if r["cell"] in cells else "-"
+        lines.append(f"| {r['cell']} | {r['cell_median']:.3f} | {', '.join(f'{d:.3f}' for d in r['durations'])} | "
+                     f"{r['ratio']:.3f} | {own} |")
+    return lines
+
+
 def _over(cells: list[dict], bound: float) -> str:
     """How many cells' max / median exceed the target (a 1.502 does: the row shows three decimals)."""
     return f"{sum(c['ratio'] > bound for c in cells)} of {len(cells)} cells"
@@ -250,7 +289,8 @@ def write_markdown(path: Path, m: dict) -> None:
         f"| ours / true limit | **{f['ours_over_limit']:.2f}** | ≤ 1.3 |",
         f"| worst cell's max / median over {len(m['cold_cells'])} cold runs | **{_number(f['spread_max'], '.3f')}** "
         f"({_over(spread(m['cold_cells']), 1.5)} over 1.5; cells of 2 s or more: {_number(f['spread_max_2s'], '.3f')}; "
-        f"no cell's max exceeds its median by more than {_number(f['spread_max_seconds'], '.1f')} s) | ≤ 1.5 |",
+        f"no cell's max exceeds its median by more than {_number(f['spread_max_seconds'], '.1f')} s; the same "
+        f"fixed work alone on this machine: {_number(f['spread_floor'], '.3f')}) | ≤ 1.5 |",
         f"| no-change re-run / cold run | **{100 * f['rerun_share']:.1f} %** | ≤ 3 % |",
     ] + _minors_rows(m.get("minors")) + _shard_rows(m.get("minors_shards")) + [
         "", "## Rounds", "",
@@ -275,7 +315,7 @@ def write_markdown(path: Path, m: dict) -> None:
          f"{', '.join(map(str, w['attempts']))} | "
          f"{', '.join('?' if b is None else f'{b:.1f}' for b in w.get('beside', []))} |" for w in worst] + [
         "", "The cold runs those durations come from:", "",
-    ] + _cold_run_rows(m) + [
+    ] + _cold_run_rows(m) + _floor_lines(m) + [
         "", "## Other measures", "", "| measure | value |", "|---|---|",
         f"| re-run with nothing changed (median of 3) | {m['rerun']:.2f} s |",
     ] + ([f"| cells of the `minors` run that did not pass | {'; '.join(m['minors']['failed']) or 'none'} |"]

@@ -1,4 +1,4 @@
-"""The benchmark's pure arithmetic (benchmarks/summary.py, measure.py): what RESULTS.md says of its runs."""
+"""The benchmark's pure arithmetic (benchmarks/summary.py, measure.py, floor.py): what RESULTS.md says of its runs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
+import floor  # noqa: E402
 import measure  # noqa: E402
 import summary  # noqa: E402
 
@@ -84,3 +85,41 @@ def test_company_counts_the_cells_running_beside_each_over_its_duration():
     row = summary.spread([run, run])
     assert {r["cell"]: r["beside"] for r in row}["a"] == pytest.approx([0.75, 0.75])
     assert {r["cell"]: r["beside"] for r in row}["e"] == [None, None]
+
+
+@pytest.mark.parametrize(("medians", "sizes"), [
+    ({"a": 0.5, "b": 1.999}, {"a": 500, "b": 1999}),
+    ({"long": 2.0, "longer": 30.0}, {}),  # 2 s or more: the cells spread_max_2s already covers
+    ({"none": 0.0}, {}),  # nothing to size by
+    ({"tiny": 0.0001}, {"tiny": 1}),  # at least one turn
+])
+def test_a_stand_in_is_sized_to_its_cells_median_and_only_short_cells_get_one(medians, sizes):
+    assert floor.stand_in_sizes(medians, pace=1000.0) == sizes
+
+
+def test_stand_ins_run_round_by_round_each_round_in_its_own_order(monkeypatch):
+    ran: list[int] = []
+    monkeypatch.setattr(floor, "fixed_work", lambda iterations: ran.append(iterations) or iterations / 100)
+    sizes = {f"cell{i}": i for i in range(1, 9)}
+    durations = floor.run_stand_ins(sizes, samples=3)
+    assert durations == {cell: [size / 100] * 3 for cell, size in sizes.items()}
+    rounds = [ran[i:i + 8] for i in range(0, 24, 8)]
+    assert all(sorted(r) == list(range(1, 9)) for r in rounds)  # every stand-in once a round
+    assert len({tuple(r) for r in rounds}) > 1  # shuffled anew each round
+    assert floor.run_stand_ins(sizes, samples=3) == durations
+
+
+def test_the_floor_is_each_stand_ins_max_over_median_worst_first_and_shows_beside_the_spread():
+    rows = floor.floor_rows({"steady": [0.1, 0.1, 0.1], "stalled": [0.1, 0.1, 0.2], "once": [0.3]},
+                            {"steady": 0.12, "stalled": 0.11})
+    assert [(r["cell"], r["ratio"], r["cell_median"]) for r in rows] == [("stalled", 2.0, 0.11),
+                                                                         ("steady", 1.0, 0.12)]
+    runs = _runs({"stalled": 0.1, "steady": 3.0}, {"stalled": 0.1, "steady": 3.0}, {"stalled": 0.3, "steady": 3.0})
+    m = {"cold_cells": runs, "floor": {"short": 2.0, "samples": 3, "iterations_per_second": 1000, "seconds": 1.0,
+                                       "left_running": [], "durations": {"stalled": [0.1, 0.1, 0.2]},
+                                       "medians": {"stalled": 0.1}}}
+    lines = summary._floor_lines(m)
+    assert "- stand-ins: worst max / median **2.000**, 1 of 1 cells over 1.5" in lines
+    assert "- the cells themselves: worst **3.000**, 1 of 1 cells over 1.5" in lines  # `steady` is 2 s or more
+    assert lines[-1] == "| stalled | 0.100 | 0.100, 0.100, 0.200 | 2.000 | 3.000 |"
+    assert summary._floor({"cold_cells": runs}) == [] and summary._floor_lines({"cold_cells": runs}) == []
