@@ -179,8 +179,9 @@ def parse(argv) -> argparse.Namespace:
     parser.add_argument("--releases", nargs="*", help="only these releases of the profile (a quick smoke run)")
     parser.add_argument("--from-measurements", type=Path, metavar="FILE",
                         help="write RESULTS.md and results.json again from an earlier run's measurements.json")
-    parser.add_argument("--remeasure", nargs="+", choices=("rerun", "spread", "minors", "shards"),
-                        metavar="PART", help="measure only these parts again (rerun: 3 cold runs and 3 no-change "
+    parser.add_argument("--remeasure", nargs="+", choices=("rounds", "rerun", "spread", "minors", "shards"),
+                        metavar="PART", help="measure only these parts again (rounds: the rounds with the peers, "
+                                             "then the true limit; rerun: 3 cold runs and 3 no-change "
                                              "re-runs of ours; spread: --cold-runs cold runs of ours, then the "
                                              "machine's floor under them (floor.py); minors: two "
                                              "`minors` runs; shards: `minors` as two CI shards, one after the other) "
@@ -231,33 +232,17 @@ def main(argv=None) -> int:
 
     log(f"workload: {measured['workload']}")
     if args.remeasure:
-        return remeasure(args, argv, stamped, project, names, logs, base)
-    freezes = committed_freezes(sessions)
+        return remeasure(args, argv, stamped, project, names, logs, base, sessions)
     warm = run_ours(project, names, True, logs, "warmup-ours")
-    if len(freezes) < len(sessions):
-        for session, _, _ in sessions:
-            cell = next(c for c in _records(project) if c["release"] == session.release.version and c["freeze_hash"])
-            path = project / ".matrix" / "freezes" / f"{cell['freeze_hash']}.txt"
-            freezes[session.release.version] = path.read_text().split()
-    plain, skilled = write_plain(base, sessions, freezes), write_skilled(base, sessions, freezes)
-    with WebhookReceiver() as hook:
-        webhook = hook.url_for("bench")
-        run_peer(plain, webhook, logs, "warmup-plain", False, install_only=True)  # fills pip's cache
-        run_peer(skilled, webhook, logs, "warmup-skilled", True, install_only=True)
-        for number in range(1, args.rounds + 1):
-            row = {}
-            if number <= args.plain_rounds:
-                row["plain"], row["plain_exit"], row["plain_cpu"] = run_peer(plain, webhook, logs, f"plain-{number}",
-                                                                             False)
-            row["skilled"], row["skilled_exit"], row["skilled_cpu"] = run_peer(skilled, webhook, logs,
-                                                                               f"skilled-{number}", True)
-            ours = run_ours(project, names, True, logs, f"ours-{number}")
-            row.update(ours=ours["seconds"], ours_exit=ours["exit"], ours_cpu=ours["cpu"], tree_mb=ours["tree_mb"],
-                       harness_mb=ours["harness_mb"])
-            measured["rounds"].append(row)
-            measured["cold_cells"].append(ours["cells"])
-            measured["cold_runs"].append(_cold_run(ours))
-            keep()
+    freezes = peer_freezes(project, sessions)
+
+    def counted(row: dict, ours: dict) -> None:
+        measured["rounds"].append(row)
+        measured["cold_cells"].append(ours["cells"])
+        measured["cold_runs"].append(_cold_run(ours))
+        keep()
+
+    run_rounds(args, base, project, names, logs, sessions, freezes, counted)
     for number in range(len(measured["cold_cells"]) + 1, args.cold_runs + 1):
         loop = loop_seconds()
         ours = run_ours(project, names, True, logs, f"ours-cold-{number}")
@@ -281,9 +266,42 @@ def main(argv=None) -> int:
     log(f"measurements kept in {base / 'measurements.json'} (warm-up: {warm['seconds']:.1f}s)")
     write_outputs(args, measured)
     if not args.keep:  # the envs go; the logs and measurements.json stay
-        for folder in (project / ".matrix" / "envs", base / "limit", plain / ".nox", skilled / ".nox"):
-            shutil.rmtree(folder, ignore_errors=True)
+        _remove_envs(base)
     return 0
+
+
+def peer_freezes(project: Path, sessions) -> dict[str, list[str]]:
+    """What each env installs, for the peers to install the same: the committed freezes, or else those ours'
+    warm-up run recorded."""
+    freezes = committed_freezes(sessions)
+    if len(freezes) < len(sessions):
+        for session, _, _ in sessions:
+            cell = next(c for c in _records(project) if c["release"] == session.release.version and c["freeze_hash"])
+            path = project / ".matrix" / "freezes" / f"{cell['freeze_hash']}.txt"
+            freezes[session.release.version] = path.read_text().split()
+    return freezes
+
+
+def run_rounds(args, base: Path, project: Path, names: list[str], logs: Path, sessions, freezes: dict,
+               counted) -> None:
+    """The alternating rounds: plain nox (the first --plain-rounds only), the skilled peer, ours, each from fresh
+    env folders after a warm-up of the peers' package caches; `counted(row, ours)` keeps each round as it ends."""
+    plain, skilled = write_plain(base, sessions, freezes), write_skilled(base, sessions, freezes)
+    with WebhookReceiver() as hook:
+        webhook = hook.url_for("bench")
+        run_peer(plain, webhook, logs, "warmup-plain", False, install_only=True)  # fills pip's cache
+        run_peer(skilled, webhook, logs, "warmup-skilled", True, install_only=True)
+        for number in range(1, args.rounds + 1):
+            row = {}
+            if number <= args.plain_rounds:
+                row["plain"], row["plain_exit"], row["plain_cpu"] = run_peer(plain, webhook, logs, f"plain-{number}",
+                                                                             False)
+            row["skilled"], row["skilled_exit"], row["skilled_cpu"] = run_peer(skilled, webhook, logs,
+                                                                               f"skilled-{number}", True)
+            ours = run_ours(project, names, True, logs, f"ours-{number}")
+            row.update(ours=ours["seconds"], ours_exit=ours["exit"], ours_cpu=ours["cpu"], tree_mb=ours["tree_mb"],
+                       harness_mb=ours["harness_mb"])
+            counted(row, ours)
 
 
 def run_minors(project: Path, logs: Path) -> dict:
@@ -351,7 +369,8 @@ def _failed(cells: dict) -> list[str]:
     return sorted(f"{name}: {c['outcome']}" for name, c in cells.items() if c["outcome"] not in ("pass", "xfail"))
 
 
-def remeasure(args, argv, stamped: dict, project: Path, names: list[str], logs: Path, base: Path) -> int:
+def remeasure(args, argv, stamped: dict, project: Path, names: list[str], logs: Path, base: Path,
+              sessions) -> int:
     """Parts of an earlier run measured again at this commit; the rest (the peers, the limit) stays as it was."""
     measured = json.loads(args.base.read_text())
     again = dict(stamped, parts=[],
@@ -368,6 +387,13 @@ def remeasure(args, argv, stamped: dict, project: Path, names: list[str], logs: 
         (base / "measurements.json").write_text(json.dumps(measured, indent=1))
 
     run_ours(project, names, True, logs, "warmup-ours")
+    if "rounds" in args.remeasure:
+        freezes = peer_freezes(project, sessions)
+        measured["rounds"] = []
+        run_rounds(args, base, project, names, logs, sessions, freezes,
+                   lambda row, ours: measured["rounds"].append(row))
+        measured["limit"] = measure_limit(base, project, sessions, freezes)
+        done("rounds")
     if "rerun" in args.remeasure:
         again["cold"] = [run_ours(project, names, True, logs, f"ours-cold-again-{n}")["seconds"] for n in (1, 2, 3)]
         measured["rerun"] = statistics.median(run_ours(project, names, False, logs, f"ours-no-change-{n}")["seconds"]
@@ -391,8 +417,15 @@ def remeasure(args, argv, stamped: dict, project: Path, names: list[str], logs: 
     log(f"measurements kept in {base / 'measurements.json'}")
     write_outputs(args, measured)
     if not args.keep:
-        shutil.rmtree(project / ".matrix" / "envs", ignore_errors=True)
+        _remove_envs(base)
     return 0
+
+
+def _remove_envs(base: Path) -> None:
+    """The scratch folder's envs (ours', the limit's, the peers'); the logs and measurements.json stay."""
+    for folder in (base / "ours" / ".matrix" / "envs", base / "limit", base / "plain" / ".nox",
+                   base / "skilled" / ".nox"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

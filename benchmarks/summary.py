@@ -193,7 +193,8 @@ def _one_remeasure(m: dict, again: dict) -> str:
              "spread": lambda: f"each cell's spread over {len(m['cold_cells'])} cold runs"
                                + (" and the machine's floor under it" if m.get("floor") else ""),
              "minors": lambda: "the `minors` runs",
-             "shards": lambda: "`minors` as two shards"}
+             "shards": lambda: "`minors` as two shards",
+             "rounds": lambda: f"the {len(m['rounds'])} rounds with the peers and the true limit"}
     machine = f" on {again['machine']}" if again.get("machine") else ""
     loop = f" (the loop: {again['loop']:.2f} s)" if again.get("loop") else ""
     return (f" Measured again by `{again['command']}` on {again['date']} at commit {again['commit']}{machine}{loop}: "
