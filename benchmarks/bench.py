@@ -19,6 +19,7 @@ two files again from it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -35,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from floor import measure_floor  # noqa: E402
 from limit import measure_limit  # noqa: E402
-from measure import log, machine_ticks, stolen_share, timed  # noqa: E402
+from measure import CoreSpeed, log, machine_ticks, stolen_share, timed  # noqa: E402
 from peers import write_plain, write_skilled  # noqa: E402
 from summary import loop_seconds, spread, stamp, write_json, write_markdown  # noqa: E402
 
@@ -85,8 +86,9 @@ def _records(project: Path) -> list[dict]:
 
 
 def run_ours(project: Path, selection: list[str], force: bool, logs: Path, label: str, posargs: tuple[str, ...] = (),
-             **environ: str) -> dict:
-    """`nox --parallel auto` on the benchmark's copy of the matrix; the cells it recorded come back too."""
+             probe: bool = False, **environ: str) -> dict:
+    """`nox --parallel auto` on the benchmark's copy of the matrix; the cells it recorded come back too, and with
+    `probe` the core's speed all through it (measure.CoreSpeed)."""
     if force:
         shutil.rmtree(project / ".matrix" / "envs", ignore_errors=True)  # cold env folders
     env = dict(os.environ, MATRIX_FILE=str(project / "matrix.toml"), **environ)
@@ -95,7 +97,8 @@ def run_ours(project: Path, selection: list[str], force: bool, logs: Path, label
     args += ["--", *options] if options else []
     since = now_iso()  # as records write `started`
     ticks = machine_ticks()
-    seconds, peak, code, output, cpu = timed(args, env=env, cwd=project, log_file=logs / f"{label}.log")
+    with CoreSpeed() if probe else contextlib.nullcontext() as speed:
+        seconds, peak, code, output, cpu = timed(args, env=env, cwd=project, log_file=logs / f"{label}.log")
     steal = stolen_share(ticks, machine_ticks())
     cells = {f"{r['demo']} on {r['release']}": {"duration": r["duration"], "attempts": r["attempts"],
                                                  "outcome": r["outcome"], "started": r["started"]}
@@ -106,7 +109,7 @@ def run_ours(project: Path, selection: list[str], force: bool, logs: Path, label
     log(f"{label}: {seconds:.1f}s (exit {code}), {len(cells)} cells, harness peak {harness_mb:.0f} MB, "
         f"whole run {peak:.0f} MB, cpu {cpu:.1f}s, stolen {100 * steal:.1f} %")
     return {"seconds": seconds, "exit": code, "cpu": cpu, "steal": steal, "tree_mb": peak, "harness_mb": harness_mb,
-            "cells": cells,
+            "cells": cells, "speed": speed.samples if speed else None,
             "sessions": sum(any(w in l for w in ("was successful", "failed", "aborted")) for l in output.splitlines()
                             if l.startswith("nox > Session release-"))}
 
@@ -245,7 +248,7 @@ def main(argv=None) -> int:
     run_rounds(args, base, project, names, logs, sessions, freezes, counted)
     for number in range(len(measured["cold_cells"]) + 1, args.cold_runs + 1):
         loop = loop_seconds()
-        ours = run_ours(project, names, True, logs, f"ours-cold-{number}")
+        ours = run_ours(project, names, True, logs, f"ours-cold-{number}", probe=True)
         measured["cold_cells"].append(ours["cells"])
         measured["cold_runs"].append(_cold_run(ours, loop))
         keep()
@@ -335,7 +338,8 @@ def run_minors_shards(project: Path, logs: Path, count: int = 2) -> dict:
 
 def _cold_run(ours: dict, loop: float | None = None) -> dict:
     """What a cold run of ours says of the machine it ran on: each cell's spread is read against it."""
-    return {"seconds": ours["seconds"], "cpu": ours["cpu"], "steal": ours["steal"], "loop_before": loop}
+    return {"seconds": ours["seconds"], "cpu": ours["cpu"], "steal": ours["steal"], "loop_before": loop,
+            "speed": ours["speed"]}
 
 
 def _floor(project: Path, cold_cells: list[dict], settle: float = 60) -> dict:
@@ -403,7 +407,7 @@ def remeasure(args, argv, stamped: dict, project: Path, names: list[str], logs: 
         measured["cold_cells"], measured["cold_runs"] = [], []
         for number in range(1, args.cold_runs + 1):
             loop = loop_seconds()
-            ours = run_ours(project, names, True, logs, f"ours-cold-{number}")
+            ours = run_ours(project, names, True, logs, f"ours-cold-{number}", probe=True)
             measured["cold_cells"].append(ours["cells"])
             measured["cold_runs"].append(_cold_run(ours, loop))
         measured["floor"] = _floor(project, measured["cold_cells"])

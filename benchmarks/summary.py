@@ -19,16 +19,21 @@ from floor import floor_rows
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def spread(runs: list[dict[str, dict]]) -> list[dict]:
+def spread(runs: list[dict[str, dict]], machine: list[dict] | None = None) -> list[dict]:
     """Per cell (demo on release) over the cold runs of ours: durations, max / median, attempts, the cells beside
-    it in each run (`company`); worst first."""
+    it in each run (`company`), and with `machine` (the cold runs' own records) how slow the core itself was
+    meanwhile (`core_slowness`); worst first."""
     cells: dict[str, list[dict]] = {}
     beside: dict[str, list[float | None]] = {}
-    for run in runs:
+    slowness: dict[str, list[float | None]] = {}
+    usual = usual_probe(machine)
+    for number, run in enumerate(runs):
         others = company(run)
+        probe = (machine[number].get("speed") if machine and number < len(machine) else None) or []
         for key, cell in run.items():
             cells.setdefault(key, []).append(cell)
             beside.setdefault(key, []).append(others.get(key))
+            slowness.setdefault(key, []).append(core_slowness(probe, cell, usual))
     rows = []
     for key, seen in cells.items():
         durations = [c["duration"] for c in seen]
@@ -37,8 +42,24 @@ def spread(runs: list[dict[str, dict]]) -> list[dict]:
             continue
         rows.append({"cell": key, "durations": durations, "median": median, "ratio": max(durations) / median,
                      "attempts": [c["attempts"] for c in seen], "outcomes": sorted({c["outcome"] for c in seen}),
-                     "beside": beside[key]})
+                     "beside": beside[key], "core": slowness[key]})
     return sorted(rows, key=lambda r: -r["ratio"])
+
+
+def usual_probe(machine: list[dict] | None) -> float | None:
+    """The probe's usual loop time: its median over every cold run that had one (measure.CoreSpeed)."""
+    samples = [seconds for run in machine or [] for _, seconds in run.get("speed") or []]
+    return statistics.median(samples) if samples else None
+
+
+def core_slowness(probe: list, cell: dict, usual: float | None, every: float = 0.2) -> float | None:
+    """The probe's loop time while a cell ran (the samples from one interval before it to one after), over its
+    usual time: 1.0 when the core ran at its usual speed, 1.5 when it was a third slower."""
+    if not usual or not probe or not cell.get("started"):
+        return None
+    start = datetime.fromisoformat(cell["started"]).timestamp()
+    near = [seconds for when, seconds in probe if start - every <= when <= start + cell["duration"] + every]
+    return statistics.median(near) / usual if near else None
 
 
 def company(run: dict[str, dict]) -> dict[str, float]:
@@ -70,13 +91,16 @@ def _cold_run_rows(m: dict) -> list[str]:
     runs = m.get("cold_runs") or []
     runs = runs + [{}] * (len(pace) - len(runs))  # measured before the runs themselves were kept
     rows = ["| cold run | wall s | CPU s | CPU time stolen by the hypervisor | the loop just before, s | pace of its "
-            "cells (median of duration / the cell's median) |", "|---|---|---|---|---|---|"]
+            "cells (median of duration / the cell's median) | the core: its probe over the usual, median and slowest "
+            "tenth |", "|---|---|---|---|---|---|---|"]
     for number, (run, speed) in enumerate(zip(runs, pace, strict=False), 1):
         steal = f"{100 * run['steal']:.1f} %" if run.get("steal") is not None else "not measured"
         loop = f"{run['loop_before']:.2f}" if run.get("loop_before") else "not measured"
         wall = f"{run['seconds']:.0f}" if run.get("seconds") else "not kept"
         cpu = f"{run['cpu']:.0f}" if run.get("cpu") else "not kept"
-        rows.append(f"| {number} | {wall} | {cpu} | {steal} | {loop} | {speed:.3f} |")
+        core = run_core(run, runs)
+        rows.append(f"| {number} | {wall} | {cpu} | {steal} | {loop} | {speed:.3f} | "
+                    f"{_listed(core, '.2f') if core else 'not measured'} |")
     return rows
 
 
@@ -150,7 +174,9 @@ def write_json(path: Path, m: dict) -> None:
     data = dict(figures(m), true_limit=true_limit(m), backend=m["backend"], commit=m["commit"], date=m["date"],
                 machine=m["machine"],
                 workload=m["workload"], rounds=m["rounds"], limit=m["limit"], rerun_seconds=m["rerun"],
-                worst_cells=spread(m["cold_cells"])[:10], floor_worst=_floor(m)[:10], cold_runs=m.get("cold_runs"),
+                worst_cells=spread(m["cold_cells"], m.get("cold_runs"))[:10], floor_worst=_floor(m)[:10],
+                cold_runs=[dict({k: v for k, v in run.items() if k != "speed"}, core=run_core(run, m["cold_runs"]))
+                           for run in m.get("cold_runs") or []],
                 cold_run_pace=run_pace(m["cold_cells"]), minors=m.get("minors"), minors_shards=m.get("minors_shards"),
                 ours_sqlite=m.get("ours_sqlite"),
                 command=m["command"], remeasured=m.get("remeasured"))
@@ -266,6 +292,18 @@ def _floor_lines(m: dict) -> list[str]:
     return lines
 
 
+def _listed(values: list[float | None] | None, spec: str) -> str:
+    return ", ".join("?" if v is None else format(v, spec) for v in values or [])
+
+
+def run_core(run: dict, machine: list[dict]) -> list[float] | None:
+    """One cold run's probe against the usual: [median, slowest tenth] of its loop times over the usual one."""
+    usual, samples = usual_probe(machine), sorted(seconds for _, seconds in run.get("speed") or [])
+    if not usual or not samples:
+        return None
+    return [statistics.median(samples) / usual, samples[int(0.9 * (len(samples) - 1))] / usual]
+
+
 def _over(cells: list[dict], bound: float) -> str:
     """How many cells' max / median exceed the target (a 1.502 does: the row shows three decimals)."""
     return f"{sum(c['ratio'] > bound for c in cells)} of {len(cells)} cells"
@@ -274,7 +312,7 @@ def _over(cells: list[dict], bound: float) -> str:
 def write_markdown(path: Path, m: dict) -> None:
     f = figures(m)
     limit, bound = m["limit"], true_limit(m)
-    worst = spread(m["cold_cells"])[:8]
+    worst = spread(m["cold_cells"], m.get("cold_runs"))[:8]
     lines = [
         "# Benchmark results", "",
         f"Produced by `{m['command']}` (or `nox -s bench`) on {m['date']} at commit {m['commit']}; "
@@ -310,11 +348,14 @@ def write_markdown(path: Path, m: dict) -> None:
         "schedule of work measured here needs less.", "",
     ] + _limit_rows(limit) + [
         "", f"## Spread: each cell over {len(m['cold_cells'])} cold runs of ours", "",
-        "`beside it`: in each run, how many other cells ran beside it, on average over its duration.", "",
-        "| cell | durations s | max / median | attempts | beside it |", "|---|---|---|---|---|",
+        "`beside it`: in each run, how many other cells ran beside it, on average over its duration. `the core`: "
+        "in each run, the loop time of the benchmark's probe while the cell ran, over its usual time "
+        "(`measure.CoreSpeed`: a thread's CPU time for a fixed loop, five times a second; waiting for a core does "
+        "not count in it, a slower core does; `?`: not measured).", "",
+        "| cell | durations s | max / median | attempts | beside it | the core |", "|---|---|---|---|---|---|",
     ] + [f"| {w['cell']} | {', '.join(f'{d:.2f}' for d in w['durations'])} | {w['ratio']:.3f} | "
-         f"{', '.join(map(str, w['attempts']))} | "
-         f"{', '.join('?' if b is None else f'{b:.1f}' for b in w.get('beside', []))} |" for w in worst] + [
+         f"{', '.join(map(str, w['attempts']))} | {_listed(w.get('beside'), '.1f')} | "
+         f"{_listed(w.get('core'), '.2f')} |" for w in worst] + [
         "", "The cold runs those durations come from:", "",
     ] + _cold_run_rows(m) + _floor_lines(m) + [
         "", "## Other measures", "", "| measure | value |", "|---|---|",

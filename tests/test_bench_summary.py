@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -38,7 +40,7 @@ def test_the_spread_worst_first_and_the_cold_runs_rows_say_what_was_not_measured
     assert [(w["cell"], round(w["ratio"], 3)) for w in worst] == [("a", 2.0), ("b", 1.091)]
     rows = summary._cold_run_rows({"cold_cells": runs, "cold_runs": [
         {"seconds": 100.0, "cpu": 150.0, "steal": 0.031, "loop_before": 1.234}]})
-    assert rows[2] == "| 1 | 100 | 150 | 3.1 % | 1.23 | 0.955 |"  # a: 1 / 1, b: 10 / 11
+    assert rows[2] == "| 1 | 100 | 150 | 3.1 % | 1.23 | 0.955 | not measured |"  # a: 1 / 1, b: 10 / 11
     assert rows[3].startswith("| 2 | not kept | not kept | not measured | not measured |")
     assert len(rows) == 2 + 3
 
@@ -123,3 +125,42 @@ def test_the_floor_is_each_stand_ins_max_over_median_worst_first_and_shows_besid
     assert "- the cells themselves: worst **3.000**, 1 of 1 cells over 1.5" in lines  # `steady` is 2 s or more
     assert lines[-1] == "| stalled | 0.100 | 0.100, 0.100, 0.200 | 2.000 | 3.000 |"
     assert summary._floor({"cold_cells": runs}) == [] and summary._floor_lines({"cold_cells": runs}) == []
+
+
+def _cell(started: float, duration: float) -> dict:
+    return {"duration": duration, "attempts": 1, "outcome": "pass",
+            "started": datetime.fromtimestamp(started, UTC).isoformat()}
+
+
+def test_the_core_while_a_cell_ran_is_the_probes_loop_time_then_over_its_usual():
+    probe = [(99.7, 0.001), (99.9, 0.001), (100.1, 0.002), (100.3, 0.002), (100.5, 0.002), (100.9, 0.001)]
+    machine = [{"speed": probe}, {"speed": [(0.0, 0.001)] * 6}]
+    assert summary.usual_probe(machine) == 0.001
+    assert summary.usual_probe([{}, {"speed": None}]) is None
+    # from one interval (0.2 s) before the cell to one after: 99.9 to 100.7
+    assert summary.core_slowness(probe, _cell(100.1, 0.4), 0.001) == pytest.approx(2.0)
+    assert summary.core_slowness(probe, _cell(200.0, 0.4), 0.001) is None  # no sample near it
+    assert summary.core_slowness([], _cell(100.1, 0.4), 0.001) is None
+    assert summary.core_slowness(probe, {"duration": 0.4}, 0.001) is None  # no start recorded
+    assert summary.run_core(machine[0], machine) == [pytest.approx(1.5), pytest.approx(2.0)]
+    assert summary.run_core({}, machine) is None
+
+
+def test_the_spread_rows_carry_the_core_of_each_run_when_the_probe_ran():
+    runs = [{"a": _cell(100.1, 0.4)}, {"a": _cell(100.1, 0.4)}]
+    machine = [{"speed": [(100.2, 0.003)]}, {"speed": [(100.2, 0.001), (50.0, 0.001), (60.0, 0.001)]}]
+    [row] = summary.spread(runs, machine)
+    assert row["core"] == [pytest.approx(3.0), pytest.approx(1.0)]
+    [row] = summary.spread(runs)
+    assert row["core"] == [None, None]
+
+
+def test_the_core_speed_probe_times_its_own_cpu_while_the_command_runs():
+    with measure.CoreSpeed(every=0.05, turns=1000) as speed:
+        time.sleep(0.4)
+    assert len(speed.samples) >= 3
+    assert all(seconds > 0 for _, seconds in speed.samples)
+    assert [when for when, _ in speed.samples] == sorted(when for when, _ in speed.samples)
+    count = len(speed.samples)
+    time.sleep(0.15)
+    assert len(speed.samples) == count  # stopped with the block
