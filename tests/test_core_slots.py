@@ -132,7 +132,6 @@ def most_at_once(out: Path) -> int:
     (2, False, 2),  # no server: two slots, so two of the four at once
     (1, False, 1),
     (1, True, 4),  # an env with a server waits on it: its demos are held to `jobs` alone
-    (0, False, 4),  # the default: no slots, `jobs` alone
 ])
 def test_demos_of_an_env_without_a_server_run_no_more_at_once_than_the_slots(project, tmp_path, slots, server,
                                                                             expected):

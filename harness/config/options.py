@@ -108,9 +108,8 @@ class Settings:
     jobs: int = option(1, "demos of one env run at once; more only pays for demos that wait more than they "
                           "compute", bounds=Bounds(1))
     cpu_bound_jobs: int = option(0, "demos of envs with no API server (all their work is in their own process) "
-                                    "that run at once across the whole run, parallel sessions together (the run's "
-                                    "core slots); `0`: no such limit (measured on `majors`: the slots cost 3-4 s "
-                                    "and did not lower the spread)", bounds=Bounds(0))
+                                    "that run at once across the whole run, parallel sessions together; `0`: one "
+                                    "per core", bounds=Bounds(0))
 
 
 def declared_options() -> list[tuple[dataclasses.Field, type]]:

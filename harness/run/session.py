@@ -32,7 +32,7 @@ from harness.run.journal import Journal
 from harness.run.lock import state_lock
 from harness.run.progress import Progress, expected_seconds
 from harness.run.services import BackgroundWorker, WebhookReceiver
-from harness.run.slots import CoreSlots
+from harness.run.slots import CoreSlots, machine_cores
 from harness.run.stop import STOP, Interrupted
 from harness.run.warm_lifecycle import WarmLifecycle
 
@@ -122,11 +122,10 @@ class _Session:
                                   matrix.root, run_dir, log, stack)
         self.setup = EnvSetup(matrix, spec, plan.candidates, run_dir, log, stack, self.warm, store,
                               self.bytecode_store, owner=owner)
-        # with no API server a demo computes rather than waits: with `cpu_bound_jobs`, the run's such demos
-        # share that many core slots
-        slots = matrix.settings.cpu_bound_jobs
-        self.cores = None if self.settings.server is not None or not slots else CoreSlots(
-            matrix.resolve(matrix.settings.state_dir), owner or os.getpid(), slots)
+        # with no API server a demo computes rather than waits: the whole run's such demos share the cores
+        self.cores = None if self.settings.server is not None else CoreSlots(
+            matrix.resolve(matrix.settings.state_dir), owner or os.getpid(),
+            matrix.settings.cpu_bound_jobs or machine_cores())
 
     def run(self) -> list[CellResult]:
         built = self.build_env()

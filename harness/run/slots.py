@@ -7,11 +7,7 @@ run to run (two such sessions run together, or one after the other), and so
 did their durations: on `majors`, a classic cell of 0.15.13 took about twice
 its median in the cold run where the two classic sessions overlapped, eight
 demos on two cores (`benchmarks/RESULTS.md`, "Spread"). With a slot per core
-the number at once is the same in every run. They are off unless `[harness]
-cpu_bound_jobs` asks for them: on `majors` they cost 3-4 s of wall time (a
-classic demo that sleeps keeps its slot) and the worst cell's spread did not
-move, since what slows the short cells is the core's own speed (the benchmark's
-probe, README "Speed").
+the number at once is the same in every run.
 
 A slot is an exclusive flock on `<state>/runs/<owner>.core-<i>`, so the worker
 processes of `nox --parallel` (one owner) share them; the kernel drops a flock
@@ -32,6 +28,14 @@ from harness.run.lock import RUNS
 from harness.run.stop import STOP
 
 POLL = 0.02  # seconds between looks for a free slot: a cell's own start costs more
+
+
+def machine_cores() -> int:
+    """The cores this process may run on (its affinity, which a CI runner or taskset can narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 class CoreSlots:
