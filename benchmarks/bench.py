@@ -4,7 +4,7 @@
 
 Peers (benchmarks/peers.py): plain nox as its docs teach it, and the noxfile a
 skilled user writes (uv, --parallel auto, one API server per session). Ours is
-`nox --parallel auto`, the README's main job. After a warm-up that fills the
+the README's main command (`nox --parallel auto`). After a warm-up that fills the
 package caches, plain (the first --plain-rounds rounds only: it takes a quarter
 of an hour a round), skilled and ours alternate, each from fresh env folders;
 ratios are taken pair by pair. Then: more cold runs of ours until --cold-runs
@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -48,6 +49,15 @@ from harness.run.envs import uv_bin  # noqa: E402
 from harness.run.services import WebhookReceiver  # noqa: E402
 
 # --- the workload ------------------------------------------------------------------
+
+
+def main_job_parallel(readme: Path = ROOT / "README.md") -> str:
+    """The `--parallel` value of the README's main command, so the benchmark times that command as written."""
+    first = readme.read_text(encoding="utf-8").split("```bash\n", 1)[1].splitlines()[0]
+    args = shlex.split(first.split("#", 1)[0].split("python3 -m nox", 1)[1])
+    if "--parallel" not in args:
+        raise SystemExit(f"README.md's main command has no --parallel: {first!r}")
+    return args[args.index("--parallel") + 1]
 
 
 def workload(profile: str):
@@ -87,12 +97,13 @@ def _records(project: Path) -> list[dict]:
 
 def run_ours(project: Path, selection: list[str], force: bool, logs: Path, label: str, posargs: tuple[str, ...] = (),
              probe: bool = False, **environ: str) -> dict:
-    """`nox --parallel auto` on the benchmark's copy of the matrix; the cells it recorded come back too, and with
-    `probe` the core's speed all through it (measure.CoreSpeed)."""
+    """The README's main command (`nox --parallel N`) on the benchmark's copy of the matrix; the cells it
+    recorded come back too, and with `probe` the core's speed all through it (measure.CoreSpeed)."""
     if force:
         shutil.rmtree(project / ".matrix" / "envs", ignore_errors=True)  # cold env folders
     env = dict(os.environ, MATRIX_FILE=str(project / "matrix.toml"), **environ)
-    args = [sys.executable, "-m", "nox", "-f", str(project / "noxfile.py"), "--parallel", "auto", *selection]
+    args = [sys.executable, "-m", "nox", "-f", str(project / "noxfile.py"), "--parallel", main_job_parallel(),
+            *selection]
     options = (["--force"] if force else []) + list(posargs)
     args += ["--", *options] if options else []
     since = now_iso()  # as records write `started`
@@ -220,7 +231,7 @@ def main(argv=None) -> int:
         sessions = [s for s in sessions if s[0].release.version in args.releases]
     cells = sum(len(d) for _, _, d in sessions)
     project = make_project(base)
-    order = [s.name for s in longest_first(plan)]  # as `nox --parallel auto` starts them
+    order = [s.name for s in longest_first(plan)]  # as `nox --parallel N` starts them
     names = ["-s", *sorted((s.name for s, _, _ in sessions), key=order.index), "report"]
     backend = os.environ.get("MATRIX_BACKEND") or plan.matrix.settings.backend
     stamped = dict(stamp(), machine=machine())  # once: the loop that times a core takes seconds
@@ -308,7 +319,8 @@ def run_rounds(args, base: Path, project: Path, names: list[str], logs: Path, se
 
 
 def run_minors(project: Path, logs: Path) -> dict:
-    """`nox --parallel auto -t minors -- --force` twice, from fresh env folders each time: the scale target.
+    """`nox --parallel N -t minors -- --force` (N as in the README's main command) twice, from fresh env
+    folders each time: the scale target.
 
     The first run is the first of these 47 releases in this state folder: it compiles each release's Prefect
     (about 2,000 modules) and its dependencies the majors warm-up did not. The second is measured as the
