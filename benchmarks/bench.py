@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -51,8 +52,10 @@ from harness.run.services import WebhookReceiver  # noqa: E402
 # --- the workload ------------------------------------------------------------------
 
 
+@functools.cache
 def main_job_parallel(readme: Path = ROOT / "README.md") -> str:
-    """The `--parallel` value of the README's main command, so the benchmark times that command as written."""
+    """The `--parallel` value of the README's main command, so the benchmark times that command as written.
+    Read once: every run of a benchmark times the same command, even if the README changes meanwhile."""
     first = readme.read_text(encoding="utf-8").split("```bash\n", 1)[1].splitlines()[0]
     args = shlex.split(first.split("#", 1)[0].split("python3 -m nox", 1)[1])
     if "--parallel" not in args:
