@@ -6,6 +6,7 @@ test_faults_stop.py), whose demos write when they ran, with and without an API s
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.results.records import CellResult
+from harness.results.store import baseline_record
 from harness.run.lock import state_lock
-from harness.run.slots import CoreSlots
+from harness.run.slots import CoreSlots, waiting_demos
 from harness.run.stop import STOP
 from tests.test_faults_stop import SERVER, fake_env
 
@@ -72,6 +75,62 @@ def test_a_slot_another_process_of_the_run_holds_is_taken_once_that_process_is_g
     finally:
         holder.kill()
         holder.wait(10)
+
+
+def test_slots_go_in_the_order_cells_asked_for_them_and_one_that_just_ended_asks_last(tmp_path):
+    slots = CoreSlots(tmp_path, owner=7, count=1)
+    order, lock = [], threading.Lock()
+    release = threading.Event()
+
+    def cell(name: str, hold: float = 0.05):
+        with slots.held() as holding:
+            assert holding
+            with lock:
+                order.append(name)
+            time.sleep(hold)
+
+    def first_then_again():
+        with slots.held():
+            order.append("first")
+            release.wait(10)
+        cell("first again")  # at once, as a session's thread takes its next demo
+
+    threads = [threading.Thread(target=first_then_again)]
+    threads[0].start()
+    time.sleep(0.1)
+    for name in ("a", "b", "c"):
+        threads.append(threading.Thread(target=cell, args=(name,)))
+        threads[-1].start()
+        time.sleep(0.1)  # each waits before the next asks
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert order == ["first", "a", "b", "c", "first again"]
+
+
+def cell_record(demo: str, duration: float, cpu: float | None, release: str = "1.4.1") -> CellResult:
+    return CellResult(demo=demo, story=demo, variant="", release=release, resolution="as-released", outcome="pass",
+                      duration=duration, cpu=cpu)
+
+
+@pytest.mark.parametrize("duration, cpu, waits", [
+    (2.0, 0.3, True),  # retry delays: mostly asleep
+    (2.0, 0.99, True),
+    (2.0, 1.0, False),  # half its time on a core: it computes
+    (2.0, 1.9, False),
+    (2.0, None, False),  # not measured (a fresh interpreter, an older record): it holds a slot
+    (0.0, 0.0, False),  # nothing timed
+])
+def test_a_demo_waits_when_its_last_cell_here_spent_under_half_its_time_on_a_core(duration, cpu, waits):
+    baseline = {("d.py", "1.4.1", "as-released"): cell_record("d.py", duration, cpu)}
+    assert waiting_demos(baseline, ["d.py"], "1.4.1", "as-released") == ({"d.py"} if waits else set())
+
+
+def test_only_the_cell_of_this_release_and_resolution_decides():
+    baseline = {("d.py", "0.15.13", "as-released"): cell_record("d.py", 2.0, 0.1, release="0.15.13")}
+    assert waiting_demos(baseline, ["d.py", "new.py"], "1.4.1", "as-released") == set()
+    assert waiting_demos(baseline, ["d.py"], "0.15.13", "latest") == set()
+    assert waiting_demos(baseline, ["d.py"], "0.15.13", "as-released") == {"d.py"}
 
 
 def test_a_stop_request_ends_the_wait_without_a_slot(tmp_path):
@@ -155,3 +214,33 @@ def test_a_gone_runs_slot_files_are_removed_by_the_next_run_and_a_live_runs_are_
     with state_lock(tmp_path), live.held():
         assert [p.exists() for p in gone.paths] == [False, False]
         assert live.paths[0].exists()
+
+
+WARM_RANGE = """
+[[ranges]]
+releases = "<2"
+[ranges.warm]
+preload = ["json"]
+"""
+
+
+def test_a_demo_that_mostly_waited_when_last_timed_holds_no_slot_and_each_record_says_what_it_spent(project,
+                                                                                                     tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    project.write_matrix(MATRIX.format(slots=1, server=WARM_RANGE) + demo_entries())
+    for name in DEMOS:
+        project.demo(f"demos/{name}.py", SPAN.format(out=str(out)))
+    # the schedule's baseline (no git here: the working copy's): `a` spent 0.1 s of its 1 s on a core
+    baseline = [baseline_record(cell_record(f"demos/{name}.py", 1.0, 0.1 if name == "a" else 0.9)) for name in DEMOS]
+    (project.root / "reports" / "results.json").write_text(json.dumps({"cells": baseline, "freezes": {}}))
+    fake_env(project)
+    done = project.harness("run", "1.4.1", "--no-report", timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert most_at_once(out) == 2  # `a` beside the one slot's demo; b, c, d one at a time
+    spans = {p.stem: tuple(map(float, p.read_text().split())) for p in out.glob("*.span")}
+    others = sorted(spans[name] for name in "bcd")
+    assert all(earlier[1] <= later[0] for earlier, later in zip(others, others[1:], strict=False))
+    records = [json.loads(line) for line in (project.root / ".matrix" / "results.jsonl").read_text().splitlines()]
+    assert {r["runner"] for r in records} == {"fork"}
+    assert all(0 <= r["cpu"] < 0.5 * r["duration"] for r in records)  # each slept its second

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -158,7 +159,9 @@ def test_the_parent_hears_of_a_childs_end_at_once_not_when_its_wait_times_out(tm
     inenv = Path(__file__).resolve().parent.parent / "harness" / "inenv"
     done = subprocess.run([sys.executable, str(script), str(inenv)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["woken by the exit True", '{"id": "the child", "exit": 5}']
+    woken, reply = done.stdout.splitlines()
+    assert woken == "woken by the exit True"
+    assert {k: v for k, v in json.loads(reply).items() if k != "cpu"} == {"id": "the child", "exit": 5}
 
 
 @pytest.mark.slow  # real processes waiting out a grace period or a time limit
@@ -256,3 +259,19 @@ def test_runs_from_several_threads_overlap_and_stay_apart(warm):
     began = [stamp(r, "began") for r in results]
     ended = [stamp(r, "ended") for r in results]
     assert max(began) < min(ended), "the four children did not run at the same time"
+
+
+def test_a_childs_exit_carries_the_cpu_time_it_and_its_own_children_spent(warm):
+    runner, tmp_path, lib = warm
+    burns = _run(runner, tmp_path, lib, "burns", """
+        import subprocess, sys, time
+        end = time.process_time() + 0.4
+        while time.process_time() < end:
+            pass
+        subprocess.run([sys.executable, "-c", "import time\\nend = time.process_time() + 0.4\\n"
+                        "while time.process_time() < end: pass"], check=True)
+    """)
+    sleeps = _run(runner, tmp_path, lib, "sleeps", "import time\ntime.sleep(0.8)\n")
+    assert burns.exit_code == 0 and sleeps.exit_code == 0, burns.output + sleeps.output
+    assert burns.cpu >= 0.75  # its own 0.4 s and its subprocess's, which it waited for
+    assert sleeps.cpu < 0.2 and sleeps.duration >= 0.8

@@ -10,7 +10,8 @@ environment, cwd) dies with it.
 
 Requests carry an "id" and may overlap: the parent forks a child per request as it arrives and does not wait for the
 previous one, so several demos run at once. Replies, one JSON line each: {"ready": ..., "threads": n, "seconds": s}
-once; per request {"id": i, "pid": n} when its child starts and {"id": i, "exit": code} when it ends. When the
+once; per request {"id": i, "pid": n} when its child starts and {"id": i, "exit": code, "cpu": s} when it ends (s:
+the CPU seconds of the child and of the children it waited for, from wait4). When the
 parent has more than one thread, forking is unsafe: it replies {"ready": false, ...} and the harness runs demos as
 plain subprocesses.
 
@@ -310,7 +311,7 @@ class Children(object):
     def reap(self):
         """Report each child that ended: a command's exit to its caller, a demo's on stdout."""
         while self.demos or self.commands:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
             if pid == 0:
                 break
             code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
@@ -321,7 +322,7 @@ class Children(object):
                     conn.sendall(("exit %d\n" % code).encode())
                 conn.close()
             elif pid in self.demos:
-                reply({"id": self.demos.pop(pid), "exit": code})
+                reply({"id": self.demos.pop(pid), "exit": code, "cpu": round(usage.ru_utime + usage.ru_stime, 3)})
 
     def stop_commands(self):
         for pid, conn in self.commands.items():

@@ -47,6 +47,8 @@ class CellResult:
     attempts: int = 1  # more than 1: it failed and was retried ("flaky" when a retry passed)
     matrix_version: str = ""  # hash of the matrix.toml the run used; merging refuses mixed versions
     backend: str = ""  # the env's API server's database: "postgres", "sqlite", "" without a server (or before 0.7)
+    cpu: float | None = None  # CPU seconds of the demo's process and the children it waited for (forked from the
+    # warm runner: what the kernel counted for it); None when not measured (a fresh interpreter, an older record)
 
     def __post_init__(self):
         self.error, self.reason, self.output_tail = map(clean_text, (self.error, self.reason, self.output_tail))
@@ -74,7 +76,8 @@ class CellResult:
 
 
 _FIELDS = {f.name: f for f in fields(CellResult)}  # read once: thousands of records are read back per report
-_TYPES = {"str": str, "float": (int, float), "int": int, "int | None": (int, type(None)), "bool": bool}
+_TYPES = {"str": str, "float": (int, float), "int": int, "int | None": (int, type(None)),
+          "float | None": (int, float, type(None)), "bool": bool}
 _OUTCOMES = [o.value for o in Outcome]
 
 

@@ -100,6 +100,7 @@ class CellRunner:
     receiver: WebhookReceiver | None = None
     worker: BackgroundWorker | None = None
     cores: CoreSlots | None = None  # an env with no API server: each demo holds one of the run's core slots
+    waiting: frozenset[str] = frozenset()  # ... except these, which mostly wait (slots.waiting_demos)
     _overlay_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run(self, demo: Demo, need_env: dict[str, str]) -> CellResult | None:
@@ -125,7 +126,7 @@ class CellRunner:
                 return self.journal.record(demo, Outcome.ENV_ERROR, error=f"its own requirements: {exc}"[:2000],
                                            log=self.journal.link(self.run_dir / "overlays.log"), **base)
             need_env = {**need_env, "PYTHONPATH": str(overlay / "site")}
-        if self.cores is None:
+        if self.cores is None or demo.path in self.waiting:
             return self.run_with_retries(demo, need_env, base)
         with self.cores.held() as holding:
             return self.run_with_retries(demo, need_env, base) if holding else None
@@ -187,7 +188,7 @@ class CellRunner:
             demo, outcome, started=started, duration=round(result.duration, 3),
             exit_code=None if result.interrupted else result.exit_code, error=error,
             reason=xfail or "", output_tail=tail(result.output), log=self.journal.link(log_path),
-            server_log=server_log, runner=runner, attempts=attempts, **base,
+            server_log=server_log, runner=runner, attempts=attempts, cpu=result.cpu, **base,
         )
 
     def attempt(self, demo: Demo, need_env: dict[str, str], log_path: Path, timeout: float,

@@ -38,6 +38,7 @@ class ProcessResult:
     timed_out: bool = False
     log_error: str = ""  # why its log could not be written: the harness's failure, not the process's
     interrupted: bool = False  # a stop request ended it (or kept it from starting): its exit says nothing
+    cpu: float | None = None  # CPU seconds of it and the children it waited for; None: not measured
 
 
 def isolated_environ(

@@ -32,7 +32,7 @@ from harness.run.journal import Journal
 from harness.run.lock import state_lock
 from harness.run.progress import Progress, expected_seconds
 from harness.run.services import BackgroundWorker, WebhookReceiver
-from harness.run.slots import CoreSlots, machine_cores
+from harness.run.slots import CoreSlots, machine_cores, waiting_demos
 from harness.run.stop import STOP, Interrupted
 from harness.run.warm_lifecycle import WarmLifecycle
 
@@ -115,7 +115,8 @@ class _Session:
         self.reusable = inputs.reusable(recorded, plan.release.version, plan.resolution)
         self.runnable = [d for d in plan.demos if self.needs[d.path].available and d.path not in self.reusable]
         self.wanted = {need for d in self.runnable for need in d.needs if need in PROVIDED}
-        self.expected = expected_seconds(schedule_baseline(matrix).cells, self.runnable, plan.release.version,
+        baseline = schedule_baseline(matrix).cells if self.runnable else {}
+        self.expected = expected_seconds(baseline, self.runnable, plan.release.version,
                                          plan.resolution) if self.runnable else {}
         self.bytecode_store = matrix.resolve(matrix.settings.state_dir) / BYTECODE_STORE
         self.warm = WarmLifecycle(self.settings.warm if warm else None, self.settings.env, matrix.settings.package,
@@ -126,6 +127,8 @@ class _Session:
         self.cores = None if self.settings.server is not None else CoreSlots(
             matrix.resolve(matrix.settings.state_dir), owner or os.getpid(),
             matrix.settings.cpu_bound_jobs or machine_cores())
+        self.waiting = waiting_demos(baseline, (d.path for d in self.runnable), plan.release.version,
+                                     plan.resolution) if self.cores is not None else frozenset()
 
     def run(self) -> list[CellResult]:
         built = self.build_env()
@@ -163,7 +166,8 @@ class _Session:
         if "webhook" in self.wanted:
             receiver = self.stack.enter_context(WebhookReceiver())
         return CellRunner(self.matrix, self.plan, self.settings, env, self.setup.services, self.journal, self.run_dir,
-                          self.log, warm=self.warm.forking, receiver=receiver, worker=worker, cores=self.cores)
+                          self.log, warm=self.warm.forking, receiver=receiver, worker=worker, cores=self.cores,
+                          waiting=self.waiting)
 
     def run_cells(self, built: SessionEnv, runner: CellRunner | None) -> list[CellResult]:
         """Every demo's cell, in the plan's order; several at once on a built env, longest first."""

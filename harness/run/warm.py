@@ -129,19 +129,19 @@ class WarmRunner:
             output = capture.finish()
         if forked is None:
             return None
-        code, timed_out, stopped = forked
+        code, cpu, timed_out, stopped = forked
         if marker.exists() and not stopped:
             self.handed_back[str(script)] = marker.read_text()
             marker.unlink()
             return None
-        result = ProcessResult(code, output, time.monotonic() - started, timed_out, log_error=capture.error)
+        result = ProcessResult(code, output, time.monotonic() - started, timed_out, log_error=capture.error, cpu=cpu)
         result.interrupted = stopped
         return result
 
     def _fork(self, script: Path, cwd: Path, env: dict[str, str], output: Path, timeout: float, watch: str,
-              args: list[str] | None) -> tuple[int | None, bool, bool] | None:
-        """The child's exit code (None when it timed out or the runner died), whether it timed out and
-        whether a stop request ended it; None when no child started."""
+              args: list[str] | None) -> tuple[int | None, float | None, bool, bool] | None:
+        """The child's exit code (None when it timed out or the runner died), its CPU seconds (None when not
+        reported), whether it timed out and whether a stop request ended it; None when no child started."""
         replies: queue.Queue = queue.Queue()
         with self._lock:
             self._next_id += 1
@@ -166,7 +166,9 @@ class WarmRunner:
         finally:
             with self._lock:
                 self._replies.pop(request_id, None)
-        return (answer.get("exit") if answer and not timed_out else None), timed_out, running.stopped
+        ended = answer is not None and not timed_out
+        return (answer.get("exit") if ended else None), (answer.get("cpu") if ended else None), timed_out, \
+            running.stopped
 
     def _await_child(self, running, replies: queue.Queue, timeout: float) -> tuple[dict | None, bool]:
         """The child's exit reply, and whether it hit its time limit; its whole group is killed after."""
