@@ -92,3 +92,15 @@ def test_output_is_captured_to_the_log_and_secrets_redacted(tmp_path):
     assert result.exit_code == 3
     assert "s3cr3t-value" not in result.output and "token=[redacted]" in result.output
     assert "s3cr3t-value" not in log.read_text()
+
+
+def test_a_fresh_interpreter_s_cpu_time_counts_the_children_it_waited_for(tmp_path):
+    burn = "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass\n"
+    script = tmp_path / "burns.py"
+    script.write_text(f"import subprocess, sys\nexec({burn!r})\nsubprocess.run([sys.executable, '-c', {burn!r}])\n")
+    burns = run_process([sys.executable, str(script)], timeout=60, cwd=tmp_path)
+    sleeps = run_process([sys.executable, "-c", "import time; time.sleep(0.8)"], timeout=60, cwd=tmp_path)
+    assert burns.exit_code == 0 and burns.cpu >= 0.75, burns
+    assert sleeps.exit_code == 0 and sleeps.cpu < 0.3 and sleeps.duration >= 0.8
+    stuck = run_process([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5, cwd=tmp_path)
+    assert stuck.timed_out and stuck.cpu is None

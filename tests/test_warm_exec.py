@@ -238,3 +238,25 @@ def test_a_command_whose_caller_is_killed_dies_too(warm):
     caller.kill()  # SIGKILL cannot be passed on: the warm runner sees the caller's socket close
     caller.wait(timeout=30)
     assert wait_dead([child]) == []
+
+
+BURN = "import time\nend = time.process_time() + 0.5\nwhile time.process_time() < end:\n    pass\n"
+
+
+def test_the_cpu_of_commands_a_demo_calls_counts_as_the_demos_own(warm):
+    runner, tmp_path, lib = warm
+    burn = tmp_path / "burn.py"
+    burn.write_text(BURN)
+    demo = tmp_path / "calls_a_command.py"  # as a CLI demo calls `prefect ...`: through the exec socket
+    demo.write_text(textwrap.dedent(f"""
+        import subprocess
+        subprocess.run({runner.exec_prefix() + [str(burn)]!r}, check=True)
+        subprocess.run({runner.exec_prefix() + [str(burn)]!r}, check=True)
+    """))
+    result = runner.run(demo, tmp_path, _environ(runner, tmp_path, lib), tmp_path / "logs" / "demo.log", 60)
+    assert result is not None and result.exit_code == 0, result and result.output
+    assert result.cpu >= 0.95  # the two commands' 0.5 s each: forked by the runner, started by the demo
+    lone = _call(runner.exec_prefix(), [str(burn)], _environ(runner, tmp_path, lib), tmp_path)
+    assert lone.returncode == 0, lone.stderr  # a command no demo called counts for none
+    again = runner.run(demo, tmp_path, _environ(runner, tmp_path, lib), tmp_path / "logs" / "again.log", 60)
+    assert 0.95 <= again.cpu < 1.45

@@ -11,7 +11,8 @@ environment, cwd) dies with it.
 Requests carry an "id" and may overlap: the parent forks a child per request as it arrives and does not wait for the
 previous one, so several demos run at once. Replies, one JSON line each: {"ready": ..., "threads": n, "seconds": s}
 once; per request {"id": i, "pid": n} when its child starts and {"id": i, "exit": code, "cpu": s} when it ends (s:
-the CPU seconds of the child and of the children it waited for, from wait4). When the
+the CPU seconds the kernel counted for the child and the children it waited for, plus those of the commands below
+that it or they started, which are this parent's children, not its own). When the
 parent has more than one thread, forking is unsafe: it replies {"ready": false, ...} and the harness runs demos as
 plain subprocesses.
 
@@ -22,15 +23,11 @@ socket appears only once the parent is ready, so a command started earlier runs 
 
 Stdlib only, Python 3.7 syntax: it runs in every era's interpreter.
 """
-import atexit
 import contextlib
-import ctypes
 import gc
 import importlib
-import io
 import json
 import os
-import runpy
 import select
 import signal
 import socket
@@ -38,10 +35,10 @@ import struct
 import sys
 import threading
 import time
-import traceback
 
-PR_SET_PDEATHSIG = 1
-SIGTERM = 15
+import warm_child  # beside this script, so first on its sys.path
+from warm_child import become_command, close_all, die_with_parent, run_child
+
 FD_COUNT = 3  # a command's stdin, stdout and stderr
 WAIT = 1.0  # seconds the parent waits in select(); everything it waits for wakes it sooner
 
@@ -49,17 +46,6 @@ WAIT = 1.0  # seconds the parent waits in select(); everything it waits for wake
 def reply(message):
     sys.__stdout__.write(json.dumps(message) + "\n")
     sys.__stdout__.flush()
-
-
-def die_with_parent():
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, SIGTERM)
-
-
-def close_all(fds):
-    for fd in fds:
-        with contextlib.suppress(OSError):
-            os.close(fd)
 
 
 def hear_child_exits():
@@ -77,146 +63,27 @@ def forget_child_exits(fds):
     close_all(fds)
 
 
-PYTHON_SHIM = ""  # $HARNESS_WARM_PYTHON: children see it as sys.executable
-STARTUP_PYTHONPATH = os.environ.get("PYTHONPATH", "").split(os.pathsep)  # already on this sys.path
-
-
-def become(request):
-    """With fds 0-2 in place: fresh sys streams, the request's environment and cwd.
-
-    With a python shim, sys.executable is the shim: what the child starts as `sys.executable -m MODULE` or `-c CODE`
-    (a server's uvicorn, a served flow and its runs) forks from this parent as well; anything else (interpreter
-    options, no command) runs the real interpreter.
-    """
-    if PYTHON_SHIM:
-        sys.executable = PYTHON_SHIM
-    # a plain interpreter puts $PYTHONPATH on sys.path at start-up: do the same for the
-    # entries this parent was not started with (a demo's `PYTHONPATH=... prefect run -m ...`)
-    added = [p for p in request["env"].get("PYTHONPATH", "").split(os.pathsep)
-             if p and p not in STARTUP_PYTHONPATH]
-    sys.path[1:1] = [os.path.abspath(os.path.join(request["cwd"], p)) for p in added]
-    sys.stdin = open(0, "r", closefd=False)
-    sys.stdout = open(1, "w", buffering=1, closefd=False)
-    sys.stderr = open(2, "w", buffering=1, closefd=False)
-    os.environ.clear()
-    os.environ.update(request["env"])
-    os.chdir(request["cwd"])
-
-
-def exit_code(code):
-    """What the interpreter makes of SystemExit(code): None is 0, a non-int is printed and is 1."""
-    if code is None:
+def parent_of(pid):
+    """The parent pid of a live process (0 when it is gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
         return 0
-    if isinstance(code, int):
-        return code & 0xFF
-    sys.stderr.write("%s\n" % (code,))
-    return 1
 
 
-def leave(code):
-    """Exit as a plain interpreter would, minus tearing down the parent's copied objects.
-
-    A normal exit waits for non-daemon threads, runs atexit handlers, flushes files, then frees every module and
-    object. In a forked child that last step writes to every page it inherited (reference counts), so the kernel
-    copies them all: about 1 s of CPU per child with Prefect 2.x loaded (measured), for nothing. Files the child
-    opened and left open are flushed, as their finalizers would have done; the parent's objects are frozen
-    (gc.freeze), so only the child's own are looked at.
-    """
-    code = exit_code(code)
-    with contextlib.suppress(Exception):
-        threading._shutdown()  # joins non-daemon threads, as Py_Finalize does first
-    atexit._run_exitfuncs()  # prints a failing handler's traceback and goes on, as at a normal exit
-    files = [o for o in gc.get_objects() if isinstance(o, io.IOBase)]
-    for f in sorted(files, key=lambda o: not isinstance(o, io.TextIOBase)):  # text buffers first
-        try:
-            if not f.closed:
-                f.flush()
-        except Exception:
-            pass
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(code)
-
-
-def run_child(request, reset_code):
-    """In the forked child: become the demo's process, run it, exit with its code."""
-    os.setsid()  # its own process group, so a timeout kills all it started
-    die_with_parent()
-    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(log)
-    os.close(devnull)
-    become(request)
-    script = request["script"]
-    sys.argv = [script] + list(request.get("args") or [])
-    sys.path[0] = os.path.dirname(os.path.realpath(script))  # as `python script` does: links resolved
-    watch = request.get("watch") or "\0"
-    before = dict((k, v) for k, v in os.environ.items() if k.startswith(watch))
-    code = 0
+def peer_pid(conn):
+    """The pid of the process at the other end of a unix socket (the warm_exec.py that connected)."""
     try:
-        if reset_code:
-            exec(compile(reset_code, "<harness warm reset>", "exec"), {})
-        runpy.run_path(script, run_name="__main__")
-    except SystemExit as exc:
-        code = exc.code
-    except BaseException:
-        traceback.print_exc()
-        code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
-    after = dict((k, v) for k, v in os.environ.items() if k.startswith(watch))
-    if after != before:
-        # the demo configures the package through its environment at run time; a plain
-        # interpreter would have read that at import, this warm one read it before: tell the harness
-        changed = sorted(set(before.items()) ^ set(after.items()))
-        with open(request["log"] + ".env-changed", "w") as marker:
-            marker.write(" ".join(sorted(set(k for k, _ in changed))))
-    leave(code)
-
-
-def become_command(request, fds, reset_code):
-    """In the forked child: take over the caller's stdio, argv, environment and cwd; run; exit."""
-    os.setsid()
-    die_with_parent()
-    for target, fd in enumerate(fds):
-        os.dup2(fd, target)
-    close_all([fd for fd in fds if fd > 2])
-    become(request)
-    argv = request["argv"]
-    code = 0
-    try:
-        if reset_code:
-            exec(compile(reset_code, "<harness warm reset>", "exec"), {})
-        if argv[0] == "-m":
-            sys.argv = [argv[1]] + argv[2:]
-            sys.path[0] = os.getcwd()  # as `python -m` does
-            import warnings
-            with warnings.catch_warnings():  # the module is already imported in this warm parent
-                warnings.filterwarnings("ignore", category=RuntimeWarning, module="runpy")
-                runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
-        elif argv[0] == "-c":  # as `python -c` does: argv[0] "-c", the working folder first on sys.path
-            sys.argv, sys.path[0] = ["-c"] + argv[2:], ""
-            sys.modules["__main__"] = main = type(sys)("__main__")
-            exec(compile(argv[1], "<string>", "exec"), main.__dict__)
-        else:
-            sys.argv = list(argv)
-            sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
-            runpy.run_path(argv[0], run_name="__main__")
-    except SystemExit as exc:
-        code = exc.code
-    except BaseException:
-        traceback.print_exc()
-        code = 1
-    leave(code)
+        return struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[0]
+    except (OSError, AttributeError, struct.error):
+        return 0
 
 
 def accept_command(listener, reset_code, inherited, exits):
-    """Read one command request and its descriptors; fork the child. Returns (conn, pid) or None."""
+    """Read one command request and its descriptors; fork the child. Returns (conn, pid, caller pid) or None."""
     conn, _ = listener.accept()
+    caller = peer_pid(conn)
     conn.settimeout(10)
     data, fds = b"", []
     try:
@@ -248,7 +115,7 @@ def accept_command(listener, reset_code, inherited, exits):
     sys.stderr.flush()
     conn.settimeout(None)
     conn.sendall(("pid %d\n" % pid).encode())
-    return conn, pid
+    return conn, pid, caller
 
 
 class Children(object):
@@ -258,6 +125,8 @@ class Children(object):
         self.reset_code, self.listener, self.exits = reset_code, listener, exits
         self.demos = {}  # pid -> request id
         self.commands = {}  # pid -> the connection of the command it serves
+        self.started_by = {}  # command pid -> the pid of the demo child whose process tree called it
+        self.spent = {}  # demo child pid -> CPU seconds of its commands that ended
         self.abandoned = set()  # commands whose caller died; already killed
         self.buffer = b""
         self.stdin_open = True
@@ -283,10 +152,26 @@ class Children(object):
         if listener is not None and listener in readable:
             accepted = accept_command(listener, self.reset_code, list(self.commands.values()), self.exits)
             if accepted is not None:
-                self.commands[accepted[1]] = accepted[0]
+                conn, pid, caller = accepted
+                self.commands[pid] = conn
+                demo = self.demo_above(caller)
+                if demo:
+                    self.started_by[pid] = demo
         if 0 in readable:
             self.read_requests()
         return exits in readable
+
+    def demo_above(self, pid, depth=64):
+        """The demo child whose tree `pid` is in (directly, or through a command it called); 0 when none."""
+        for _ in range(depth):
+            if pid in self.demos:
+                return pid
+            if pid in self.started_by:
+                return self.started_by[pid]
+            if pid <= 1 or pid == os.getpid():
+                return 0
+            pid = parent_of(pid)
+        return 0
 
     def read_requests(self):
         """Fork a child per complete request line on stdin; an empty read means stdin closed."""
@@ -315,14 +200,18 @@ class Children(object):
             if pid == 0:
                 break
             code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
+            cpu = usage.ru_utime + usage.ru_stime
             if pid in self.commands:
+                demo = self.started_by.pop(pid, 0)
+                if demo in self.demos:
+                    self.spent[demo] = self.spent.get(demo, 0.0) + cpu
                 self.abandoned.discard(pid)
                 conn = self.commands.pop(pid)
                 with contextlib.suppress(OSError):
                     conn.sendall(("exit %d\n" % code).encode())
                 conn.close()
             elif pid in self.demos:
-                reply({"id": self.demos.pop(pid), "exit": code, "cpu": round(usage.ru_utime + usage.ru_stime, 3)})
+                reply({"id": self.demos.pop(pid), "exit": code, "cpu": round(cpu + self.spent.pop(pid, 0.0), 3)})
 
     def stop_commands(self):
         for pid, conn in self.commands.items():
@@ -362,8 +251,7 @@ def main(argv):
     die_with_parent()
     reset_code = os.environ.pop("HARNESS_WARM_RESET", "")
     socket_path = os.environ.pop("HARNESS_WARM_EXEC_LISTEN", "")
-    global PYTHON_SHIM
-    PYTHON_SHIM = os.environ.pop("HARNESS_WARM_PYTHON", "")
+    warm_child.PYTHON_SHIM = os.environ.pop("HARNESS_WARM_PYTHON", "")
     try:
         for module in argv[1:]:
             importlib.import_module(module)
@@ -377,7 +265,7 @@ def main(argv):
         reply({"ready": False, "error": "reset code failed: %s: %s" % (type(exc).__name__, exc),
                "threads": threading.active_count(), "seconds": 0})
         return 1
-    if hasattr(gc, "freeze"):  # 3.7+: the children's exit looks only at objects they made (see leave)
+    if hasattr(gc, "freeze"):  # 3.7+: the children's exit looks only at objects they made (warm_child.leave)
         gc.freeze()
     threads = threading.active_count()
     listener = listen(socket_path) if threads == 1 else None

@@ -47,8 +47,8 @@ class CellResult:
     attempts: int = 1  # more than 1: it failed and was retried ("flaky" when a retry passed)
     matrix_version: str = ""  # hash of the matrix.toml the run used; merging refuses mixed versions
     backend: str = ""  # the env's API server's database: "postgres", "sqlite", "" without a server (or before 0.7)
-    cpu: float | None = None  # CPU seconds of the demo's process and the children it waited for (forked from the
-    # warm runner: what the kernel counted for it); None when not measured (a fresh interpreter, an older record)
+    cpu: float | None = None  # CPU seconds the kernel counted for the demo's process, the children it waited for and
+    # the commands it called through the warm runner; None when not measured (it timed out, an older record)
 
     def __post_init__(self):
         self.error, self.reason, self.output_tail = map(clean_text, (self.error, self.reason, self.output_tail))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import select
 import signal
 import subprocess
 import tempfile
@@ -103,7 +104,7 @@ def run_process(
         if log_path is None:
             log_path = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="harness-log-"))) / "output.log"
         started = time.monotonic()
-        timed_out = False
+        timed_out, cpu = False, None
         capture = OutputCapture(log_path, secrets)
         try:
             proc = subprocess.Popen(
@@ -112,7 +113,7 @@ def run_process(
             )
             with STOP.watching(proc.pid) as running:
                 try:
-                    proc.wait(timeout=timeout)
+                    cpu = wait_measured(proc, timeout)
                     running.done = True
                 except subprocess.TimeoutExpired:
                     timed_out = True
@@ -121,7 +122,35 @@ def run_process(
         finally:
             output = capture.finish()
         return ProcessResult(None if timed_out else proc.returncode, output, time.monotonic() - started, timed_out,
-                             log_error=capture.error, interrupted=running.stopped)
+                             log_error=capture.error, interrupted=running.stopped, cpu=cpu)
+
+
+def wait_measured(proc: subprocess.Popen, timeout: float) -> float | None:
+    """Wait for the process to end (TimeoutExpired after `timeout`); its CPU seconds and those of the children it
+    waited for, read while it is a zombie, before it is reaped (None where the platform cannot tell)."""
+    try:
+        handle = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        proc.wait(timeout=timeout)
+        return None
+    try:
+        if not select.select([handle], [], [], timeout)[0]:  # readable once it has ended
+            raise subprocess.TimeoutExpired(proc.args, timeout)
+        cpu = zombie_cpu(proc.pid)
+    finally:
+        os.close(handle)
+    proc.wait()
+    return cpu
+
+
+def zombie_cpu(pid: int) -> float | None:
+    """utime + stime + cutime + cstime of /proc/<pid>/stat, in seconds."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return round(sum(int(tick) for tick in fields[11:15]) / os.sysconf("SC_CLK_TCK"), 3)
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def kill_group(pgid: int, proc: subprocess.Popen | None = None) -> None:
