@@ -116,8 +116,7 @@ class _Session:
         self.runnable = [d for d in plan.demos if self.needs[d.path].available and d.path not in self.reusable]
         self.wanted = {need for d in self.runnable for need in d.needs if need in PROVIDED}
         baseline = schedule_baseline(matrix).cells if self.runnable else {}
-        self.expected = expected_seconds(baseline, self.runnable, plan.release.version,
-                                         plan.resolution) if self.runnable else {}
+        self.expected = expected_seconds(baseline, self.runnable, plan.release.version, plan.resolution)
         self.bytecode_store = matrix.resolve(matrix.settings.state_dir) / BYTECODE_STORE
         self.warm = WarmLifecycle(self.settings.warm if warm else None, self.settings.env, matrix.settings.package,
                                   matrix.root, run_dir, log, stack)

@@ -48,7 +48,7 @@ def waiting_demos(baseline: dict[tuple[str, str, str], CellResult], demos: Itera
     waiting = set()
     for demo in demos:
         cell = baseline.get((demo, release, resolution))
-        if cell is not None and cell.cpu is not None and cell.duration > 0 and cell.cpu < WAITING_SHARE * cell.duration:
+        if cell is not None and cell.cpu is not None and cell.cpu < WAITING_SHARE * cell.duration:
             waiting.add(demo)
     return frozenset(waiting)
 
