@@ -220,7 +220,7 @@ def main(argv=None) -> int:
     args = parse(argv)
     if args.from_measurements:
         measured = json.loads(args.from_measurements.read_text())
-        measured["written_by"] = f"python3 benchmarks/bench.py --from-measurements {args.from_measurements.name}"
+        measured["written_by"] = f"python3 benchmarks/bench.py --from-measurements {args.from_measurements}"
         write_outputs(args, measured)
         return 0
     if args.remeasure and not args.base:

@@ -46,6 +46,21 @@ def spread(runs: list[dict[str, dict]], machine: list[dict] | None = None) -> li
     return sorted(rows, key=lambda r: -r["ratio"])
 
 
+SPREAD_LENGTHS = (0.0, 0.25, 0.5, 1.0, 2.0)  # seconds: the shortest median a cell may have to be counted
+
+
+def spread_by_length(cells: list[dict], bound: float = 1.5) -> list[dict]:
+    """The worst max / median among the cells whose median is at least each length, and how many are over
+    `bound`: where the spread comes from, since a few hundredths of a second of scheduling on two busy
+    cores is a large ratio of a cell that takes a tenth of a second and a small one of a cell of seconds."""
+    rows = []
+    for length in SPREAD_LENGTHS:
+        counted = [c["ratio"] for c in cells if c["median"] >= length]
+        rows.append({"from": length, "cells": len(counted), "worst": max(counted, default=None),
+                     "over": sum(ratio > bound for ratio in counted)})
+    return rows
+
+
 def usual_probe(machine: list[dict] | None) -> float | None:
     """The probe's usual loop time: its median over every cold run that had one (measure.CoreSpeed)."""
     samples = [seconds for run in machine or [] for _, seconds in run.get("speed") or []]
@@ -150,6 +165,7 @@ def figures(m: dict) -> dict:
         # the same over cells whose median is 2 s or more: below that, a few tenths of a second of scheduling
         # on two busy cores is a large ratio
         "spread_max_2s": max((c["ratio"] for c in cells if c["median"] >= 2), default=None),
+        "spread_by_length": spread_by_length(cells),
         "spread_max_seconds": max((max(c["durations"]) - c["median"] for c in cells), default=None),
         # the same fixed work, alone on the machine, for the cells under 2 s: what no schedule can beat (floor.py)
         "spread_floor": next((r["ratio"] for r in _floor(m)), None),
@@ -356,6 +372,10 @@ def write_markdown(path: Path, m: dict) -> None:
     ] + [f"| {w['cell']} | {', '.join(f'{d:.2f}' for d in w['durations'])} | {w['ratio']:.3f} | "
          f"{', '.join(map(str, w['attempts']))} | {_listed(w.get('beside'), '.1f')} | "
          f"{_listed(w.get('core'), '.2f')} |" for w in worst] + [
+        "", "The worst by the cells' length (their median):", "",
+        "| cells of at least | cells | worst max / median | over 1.5 |", "|---|---|---|---|",
+    ] + [f"| {row['from']:g} s | {row['cells']} | {_number(row['worst'], '.3f')} | {row['over']} |"
+         for row in f["spread_by_length"]] + [
         "", "The cold runs those durations come from:", "",
     ] + _cold_run_rows(m) + _floor_lines(m) + [
         "", "## Other measures", "", "| measure | value |", "|---|---|",

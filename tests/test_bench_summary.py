@@ -45,6 +45,16 @@ def test_the_spread_worst_first_and_the_cold_runs_rows_say_what_was_not_measured
     assert len(rows) == 2 + 3
 
 
+def test_the_spread_by_length_leaves_out_the_cells_shorter_than_each_length():
+    runs = _runs({"tiny": 0.1, "short": 0.5, "long": 3.0}, {"tiny": 0.1, "short": 0.6, "long": 3.0},
+                 {"tiny": 0.2, "short": 0.5, "long": 3.3}, {"tiny": 0.1, "short": 0.8, "long": 3.0},
+                 {"tiny": 0.1, "short": 0.5, "long": 3.0})
+    rows = summary.spread_by_length(summary.spread(runs))
+    assert [(r["from"], r["cells"], round(r["worst"], 3), r["over"]) for r in rows] == [
+        (0.0, 3, 2.0, 2), (0.25, 2, 1.6, 1), (0.5, 2, 1.6, 1), (1.0, 1, 1.1, 0), (2.0, 1, 1.1, 0)]
+    assert summary.spread_by_length([])[0] == {"from": 0.0, "cells": 0, "worst": None, "over": 0}
+
+
 @pytest.mark.parametrize(("before", "after", "share"), [
     ([0] * 8, [100, 0, 0, 0, 0, 0, 0, 0], 0.0),
     ([10, 0, 0, 10, 0, 0, 0, 0], [70, 0, 0, 40, 0, 0, 0, 10], 0.1),  # 10 of 100 ticks went to others
