@@ -63,6 +63,8 @@ def test_check_command_accepts_a_good_matrix(project):
         (("story = ", "storey = 'x'\nstory = "), "storey", "unknown key"),
         (("[harness]", "colour = 'red'\n[harness]"), "(top level).colour", "unknown key"),
         (('reason = "known broken"', 'reason = "known broken"\nwhy = 1'), "xfail[0].why", "unknown key"),
+        (('reason = "known broken"', 'reason = "known broken"\nintermittent = "sometimes"'),
+         "xfail[0].intermittent", "expected true or false, got 'sometimes'"),
         (('releases = ">=2.0,<4"', 'releases = ">>2"'), ".releases", "not a valid PEP 440 specifier"),
         (('releases = ">=2"', 'releases = "two"'), "ranges[0].releases", "not a valid PEP 440 specifier"),
         (('path = "demos/hello.py"', 'path = "demos/missing.py"'), ".path", "does not exist"),

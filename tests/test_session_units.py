@@ -331,3 +331,54 @@ def test_one_cell_retries_a_fail_and_a_pass_then_is_flaky(project, tmp_path):
     recorded = store_for(matrix).load(committed=False).cells
     assert {c.demo for c in recorded.values()} == {d.path for d in session.demos}
     assert "always broken" in Path(cells["broken"].log).read_text()  # outside the matrix folder: named in full
+
+
+INTERMITTENT_MATRIX = """
+[harness]
+retries = 1
+timeout = 20
+""" + "".join(f"""
+[[demos]]
+path = "demos/{name}.py"
+story = "{name}"
+releases = "==1.4.1"
+[[demos.xfail]]
+releases = "==1.4.1"
+reason = "a race of its day"
+intermittent = true
+""" for name in ("always", "once", "never"))
+
+
+def test_an_intermittent_xfail_is_retried_its_fail_is_xfail_and_its_pass_never_xpass(project, tmp_path):
+    project.write_matrix(INTERMITTENT_MATRIX)
+    mark = tmp_path / "ran-once"
+    project.demo("demos/always.py", "raise SystemExit('lost the race')\n")
+    project.demo("demos/once.py", f"import pathlib, sys\nm = pathlib.Path({str(mark)!r})\n"
+                                  "if not m.exists():\n    m.write_text('x')\n    sys.exit('lost the race once')\n")
+    project.demo("demos/never.py", "print('won the race')\n")
+    matrix, session = session_of(project)
+    settings = matrix.env_settings(session.release.parsed, session.resolution)
+    needs = {d.path: check_needs(d.needs, provided_needs(settings), {}) for d in session.demos}
+    journal = Journal(store_for(matrix), matrix, session,
+                      cache_inputs(matrix, session, env_spec(matrix, session, settings), needs))
+    env = _host_env(tmp_path)
+    runner = CellRunner(matrix, session, settings, env, Services("prefect", env.path, tmp_path / "run"), journal,
+                        tmp_path / "run", lambda line: None)
+    cells = {Path(d.path).stem: runner.run(d, {}) for d in session.demos}
+    assert {name: (c.outcome, c.attempts, c.reason) for name, c in cells.items()} == {
+        "always": ("xfail", 2, "a race of its day"), "once": ("flaky", 2, ""), "never": ("pass", 1, ""),
+    }
+    assert cells["always"].error == "lost the race"  # what broke it is kept beside the declared reason
+
+
+def test_declaring_an_xfail_intermittent_changes_the_cells_key(project):
+    keys = []
+    for intermittent in ("false", "true"):
+        project.write_matrix(INTERMITTENT_MATRIX.replace("intermittent = true", f"intermittent = {intermittent}"))
+        for name in ("always", "once", "never"):
+            project.demo(f"demos/{name}.py", "print('ran')\n")
+        matrix, session = session_of(project)
+        settings = matrix.env_settings(session.release.parsed, session.resolution)
+        needs = {d.path: check_needs(d.needs, provided_needs(settings), {}) for d in session.demos}
+        keys.append(cache_inputs(matrix, session, env_spec(matrix, session, settings), needs).keys)
+    assert all(keys[0][demo] != keys[1][demo] for demo in keys[0])

@@ -66,6 +66,9 @@ class WarmConfig:
 class Xfail:
     releases: SpecifierSet
     reason: str
+    # a race: it fails on these releases only some of the time. A fail (after the retry) is recorded xfail,
+    # a pass stays a pass or a flaky, never an xpass: passing once does not show the entry can go
+    intermittent: bool = False
 
 
 _CONTAINS: dict[tuple[int, Any], bool] = {}
@@ -101,11 +104,15 @@ class Demo:
     def claims(self, version) -> bool:
         return specifier_contains(self.releases, version)
 
-    def xfail_reason(self, version) -> str | None:
+    def xfail_entry(self, version) -> Xfail | None:
         for entry in self.xfail:
             if specifier_contains(entry.releases, version):
-                return entry.reason
+                return entry
         return None
+
+    def xfail_reason(self, version) -> str | None:
+        entry = self.xfail_entry(version)
+        return entry.reason if entry is not None else None
 
 
 @dataclass(frozen=True)

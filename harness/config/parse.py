@@ -19,7 +19,7 @@ from harness.config.ranges import parse_pins, parse_ranges, tables
 
 _DEMO_KEYS = {"path", "story", "variant", "releases", "requirements", "timeout", "python", "needs", "xfail", "warm",
               "skip"}
-_XFAIL_KEYS = {"releases", "reason"}
+_XFAIL_KEYS = {"releases", "reason", "intermittent"}
 _TOP_KEYS = {"harness", "ranges", "pins", "demos"}
 _PRESET_KEYS = {"ranges", "pins"}
 
@@ -106,8 +106,12 @@ def _parse_demo(c: Collector, i: int, table: dict) -> Demo | None:
         c.unknown_keys(xwhere, entry, _XFAIL_KEYS)
         spec = c.specifier(f"{xwhere}.releases", entry.get("releases"))
         reason = c.string(f"{xwhere}.reason", entry.get("reason"))
+        intermittent = entry.get("intermittent", False)
+        if not isinstance(intermittent, bool):
+            c.add(f"{xwhere}.intermittent", f"expected true or false, got {intermittent!r}")
+            intermittent = False
         if spec is not None and reason is not None:
-            xfails.append(Xfail(spec, reason))
+            xfails.append(Xfail(spec, reason, intermittent))
     requirements = c.requirements(f"{where}.requirements", table.get("requirements"))
     timeout = c.number(f"{where}.timeout", table.get("timeout"))
     warm = table.get("warm", True)

@@ -64,7 +64,8 @@ def demo_inputs(demo: Demo, release, default_timeout: float, needs: NeedCheck, d
         repr(demo.xfail_reason(release)), repr(demo.needs),
         repr(sorted(needs.env or {})),  # which services are enabled, never their secrets
         str(needs.available),
-    ] + ([f"requirements={sorted(demo.requirements)!r}"] if demo.requirements else [])  # its own overlay
+    ] + ([f"requirements={sorted(demo.requirements)!r}"] if demo.requirements else []) + (  # its own overlay
+        ["xfail=intermittent"] if getattr(demo.xfail_entry(release), "intermittent", False) else [])
 
 
 def cache_key(inputs: list[str]) -> str:

@@ -140,7 +140,10 @@ class CellRunner:
     def run_with_retries(self, demo: Demo, need_env: dict[str, str], base: dict[str, str]) -> CellResult:
         log_path = self.run_dir / f"{slug(demo.path)}.log"
         timeout = demo.timeout or self.matrix.settings.timeout
-        xfail = demo.xfail_reason(self.plan.release.parsed)
+        declared = demo.xfail_entry(self.plan.release.parsed)
+        # an intermittent entry runs as a demo with none (retried; a pass is a pass) until its fail is recorded
+        intermittent = declared is not None and declared.intermittent
+        xfail = declared.reason if declared is not None and not intermittent else None
         retries = self.matrix.settings.retries
         started = now_iso()
         first_error, attempts = "", 0
@@ -177,6 +180,8 @@ class CellRunner:
                      f"({attempts}/{retries})")
         if outcome == Outcome.PASS and attempts > 1:
             outcome, error = Outcome.FLAKY, f"failed, then passed on attempt {attempts}: {first_error}"
+        if intermittent and outcome == Outcome.FAIL:
+            outcome, xfail = Outcome.XFAIL, declared.reason
         return self._record(demo, outcome, error, result, xfail, log_path, started, runner, attempts, base)
 
     def _record(self, demo: Demo, outcome: str, error: str, result: ProcessResult, xfail: str | None,
