@@ -382,3 +382,35 @@ def test_declaring_an_xfail_intermittent_changes_the_cells_key(project):
         needs = {d.path: check_needs(d.needs, provided_needs(settings), {}) for d in session.demos}
         keys.append(cache_inputs(matrix, session, env_spec(matrix, session, settings), needs).keys)
     assert all(keys[0][demo] != keys[1][demo] for demo in keys[0])
+
+
+@pytest.mark.parametrize(("script", "raises", "tries"), [
+    ("import sys\nsys.exit(0)\n", None, 1),
+    # a race: the first try fails, the second passes, and the env is accepted
+    ("import pathlib, sys\nm = pathlib.Path(sys.argv[0]).with_name('tried')\n"
+     "if not m.exists():\n    m.write_text('x')\n    sys.exit('lost a race')\n", None, 2),
+    ("import sys\nsys.exit('flows do not run')\n", "canary failed 2 times: flows do not run", 2),
+])
+def test_a_failing_canary_runs_once_more_before_the_interpreter_is_turned_away(keyed, tmp_path, script, raises,
+                                                                               tries):
+    from harness.run.envs import EnvBuildError, run_canary
+    (keyed.root / "canary.py").write_text(script)
+    matrix, session = session_of(keyed)
+    settings = matrix.env_settings(session.release.parsed, session.resolution)
+    log = tmp_path / "env.log"
+    context = pytest.raises(EnvBuildError, match=raises) if raises else contextlib.nullcontext()
+    with context:
+        run_canary(_host_env(tmp_path), env_spec(matrix, session, settings), {}, log)
+    assert log.read_text().count("$ canary canary.py 1.4.1 (a fresh interpreter, try ") == tries
+
+
+def test_a_canary_that_timed_out_is_not_run_again(keyed, tmp_path, monkeypatch):
+    from harness.run import envs
+    monkeypatch.setattr(envs, "CANARY_SECONDS", 1)
+    (keyed.root / "canary.py").write_text("import time\ntime.sleep(30)\n")
+    matrix, session = session_of(keyed)
+    settings = matrix.env_settings(session.release.parsed, session.resolution)
+    log = tmp_path / "env.log"
+    with pytest.raises(envs.EnvBuildError, match="^canary failed: timed out$"):
+        envs.run_canary(_host_env(tmp_path), env_spec(matrix, session, settings), {}, log)
+    assert log.read_text().count("$ canary canary.py") == 1
