@@ -195,7 +195,7 @@ def test_a_failing_canary_makes_every_cell_an_env_error(real_project):
     real_project.harness("run", "1.4.1", "--no-report")
     cells = _cells(real_project)
     assert {c["outcome"] for k, c in cells.items() if k[1] == "1.4.1" and k[0] != "needs_docker.py"} == {"env-error"}
-    assert "canary failed: canary says: flows do not run" in cells[("classic_ok.py", "1.4.1")]["error"]
+    assert "canary failed 2 times: canary says: flows do not run" in cells[("classic_ok.py", "1.4.1")]["error"]
     assert cells[("classic_ok.py", "1.4.1")]["log"].endswith(".log")
 
 
