@@ -297,6 +297,22 @@ python = ">=3.99"
 """
 
 
+def _session_inputs(project):
+    """The session of the project's one release, its env settings, and its cells' cache inputs."""
+    matrix, session = session_of(project)
+    settings = matrix.env_settings(session.release.parsed, session.resolution)
+    needs = {d.path: check_needs(d.needs, provided_needs(settings), {}) for d in session.demos}
+    return matrix, session, settings, cache_inputs(matrix, session, env_spec(matrix, session, settings), needs)
+
+
+def _cell_runner(project, tmp_path, log) -> CellRunner:
+    """That session's cells, run on this interpreter standing in for the env, with no services."""
+    matrix, session, settings, inputs = _session_inputs(project)
+    env = _host_env(tmp_path)
+    return CellRunner(matrix, session, settings, env, Services("prefect", env.path, tmp_path / "run"),
+                      Journal(store_for(matrix), matrix, session, inputs), tmp_path / "run", log)
+
+
 def test_one_cell_retries_a_fail_and_a_pass_then_is_flaky(project, tmp_path):
     project.write_matrix(RETRY_MATRIX)
     mark = tmp_path / "ran-once"
@@ -305,15 +321,9 @@ def test_one_cell_retries_a_fail_and_a_pass_then_is_flaky(project, tmp_path):
     project.demo("demos/broken.py", "raise SystemExit('always broken')\n")
     project.demo("demos/known.py", "raise SystemExit('still broken')\n")
     project.demo("demos/future.py", "print('never runs')\n")
-    matrix, session = session_of(project)
-    settings = matrix.env_settings(session.release.parsed, session.resolution)
-    needs = {d.path: check_needs(d.needs, provided_needs(settings), {}) for d in session.demos}
-    journal = Journal(store_for(matrix), matrix, session,
-                      cache_inputs(matrix, session, env_spec(matrix, session, settings), needs))
     lines: list[str] = []
-    env = _host_env(tmp_path)
-    runner = CellRunner(matrix, session, settings, env, Services("prefect", env.path, tmp_path / "run"), journal,
-                        tmp_path / "run", lines.append)
+    runner = _cell_runner(project, tmp_path, lines.append)
+    matrix, session = runner.matrix, runner.plan
     cells = {Path(d.path).stem: runner.run(d, {}) for d in session.demos}
     assert {name: (c.outcome, c.attempts, c.runner) for name, c in cells.items()} == {
         "flaky": ("flaky", 2, "process"), "broken": ("fail", 2, "process"), "known": ("xfail", 1, "process"),
@@ -333,20 +343,10 @@ def test_one_cell_retries_a_fail_and_a_pass_then_is_flaky(project, tmp_path):
     assert "always broken" in Path(cells["broken"].log).read_text()  # outside the matrix folder: named in full
 
 
-INTERMITTENT_MATRIX = """
-[harness]
-retries = 1
-timeout = 20
-""" + "".join(f"""
-[[demos]]
-path = "demos/{name}.py"
-story = "{name}"
-releases = "==1.4.1"
-[[demos.xfail]]
-releases = "==1.4.1"
-reason = "a race of its day"
-intermittent = true
-""" for name in ("always", "once", "never"))
+INTERMITTENT_MATRIX = RETRY_MATRIX.split("[[demos]]")[0] + "".join(  # its [harness]: one retry
+    f'[[demos]]\npath = "demos/{name}.py"\nstory = "{name}"\nreleases = "==1.4.1"\n'
+    '[[demos.xfail]]\nreleases = "==1.4.1"\nreason = "a race of its day"\nintermittent = true\n\n'
+    for name in ("always", "once", "never"))
 
 
 def test_an_intermittent_xfail_is_retried_its_fail_is_xfail_and_its_pass_never_xpass(project, tmp_path):
@@ -356,15 +356,8 @@ def test_an_intermittent_xfail_is_retried_its_fail_is_xfail_and_its_pass_never_x
     project.demo("demos/once.py", f"import pathlib, sys\nm = pathlib.Path({str(mark)!r})\n"
                                   "if not m.exists():\n    m.write_text('x')\n    sys.exit('lost the race once')\n")
     project.demo("demos/never.py", "print('won the race')\n")
-    matrix, session = session_of(project)
-    settings = matrix.env_settings(session.release.parsed, session.resolution)
-    needs = {d.path: check_needs(d.needs, provided_needs(settings), {}) for d in session.demos}
-    journal = Journal(store_for(matrix), matrix, session,
-                      cache_inputs(matrix, session, env_spec(matrix, session, settings), needs))
-    env = _host_env(tmp_path)
-    runner = CellRunner(matrix, session, settings, env, Services("prefect", env.path, tmp_path / "run"), journal,
-                        tmp_path / "run", lambda line: None)
-    cells = {Path(d.path).stem: runner.run(d, {}) for d in session.demos}
+    runner = _cell_runner(project, tmp_path, lambda line: None)
+    cells = {Path(d.path).stem: runner.run(d, {}) for d in runner.plan.demos}
     assert {name: (c.outcome, c.attempts, c.reason) for name, c in cells.items()} == {
         "always": ("xfail", 2, "a race of its day"), "once": ("flaky", 2, ""), "never": ("pass", 1, ""),
     }
@@ -377,10 +370,7 @@ def test_declaring_an_xfail_intermittent_changes_the_cells_key(project):
         project.write_matrix(INTERMITTENT_MATRIX.replace("intermittent = true", f"intermittent = {intermittent}"))
         for name in ("always", "once", "never"):
             project.demo(f"demos/{name}.py", "print('ran')\n")
-        matrix, session = session_of(project)
-        settings = matrix.env_settings(session.release.parsed, session.resolution)
-        needs = {d.path: check_needs(d.needs, provided_needs(settings), {}) for d in session.demos}
-        keys.append(cache_inputs(matrix, session, env_spec(matrix, session, settings), needs).keys)
+        keys.append(_session_inputs(project)[3].keys)
     assert all(keys[0][demo] != keys[1][demo] for demo in keys[0])
 
 
