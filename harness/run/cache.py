@@ -59,13 +59,14 @@ def env_inputs(spec: EnvSpec, candidates: list[Interpreter]) -> list[str]:
 def demo_inputs(demo: Demo, release, default_timeout: float, needs: NeedCheck, demo_hash: str,
                 support: str) -> list[str]:
     """What is the demo's own: its file, its folder's support files, its declarations, the services it gets."""
+    xfail = demo.xfail_entry(release)
     return [
         demo_hash, support, repr(demo.timeout or default_timeout), repr(demo.python),
-        repr(demo.xfail_reason(release)), repr(demo.needs),
+        repr(xfail.reason if xfail is not None else None), repr(demo.needs),
         repr(sorted(needs.env or {})),  # which services are enabled, never their secrets
         str(needs.available),
     ] + ([f"requirements={sorted(demo.requirements)!r}"] if demo.requirements else []) + (  # its own overlay
-        ["xfail=intermittent"] if getattr(demo.xfail_entry(release), "intermittent", False) else [])
+        ["xfail=intermittent"] if xfail is not None and xfail.intermittent else [])
 
 
 def cache_key(inputs: list[str]) -> str:
