@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from floor import measure_floor  # noqa: E402
+from floor import chance_within, floor_chance, measure_floor  # noqa: E402
 from limit import measure_limit  # noqa: E402
 from measure import CoreSpeed, log, machine_ticks, stolen_share, timed  # noqa: E402
 from peers import write_plain, write_skilled  # noqa: E402
@@ -196,11 +196,16 @@ def parse(argv) -> argparse.Namespace:
     parser.add_argument("--releases", nargs="*", help="only these releases of the profile (a quick smoke run)")
     parser.add_argument("--from-measurements", type=Path, metavar="FILE",
                         help="write RESULTS.md and results.json again from an earlier run's measurements.json")
-    parser.add_argument("--remeasure", nargs="+", choices=("rounds", "rerun", "spread", "minors", "shards"),
+    parser.add_argument("--floor-repeats", type=int, default=40,
+                        help="how many times the floor of the cells under 0.5 s is measured, for how often the "
+                             "machine alone keeps them within 1.5 (floor.floor_chance; about 15 s each)")
+    parser.add_argument("--remeasure", nargs="+", choices=("rounds", "rerun", "spread", "floor", "minors", "shards"),
                         metavar="PART", help="measure only these parts again (rounds: the rounds with the peers, "
                                              "then the true limit; rerun: 3 cold runs and 3 no-change "
                                              "re-runs of ours; spread: --cold-runs cold runs of ours, then the "
-                                             "machine's floor under them (floor.py); minors: two "
+                                             "machine's floor under them (floor.py); floor: the "
+                                             "floor of the cells under 0.5 s, --floor-repeats times, from "
+                                             "--base's cold runs; minors: two "
                                              "`minors` runs; shards: `minors` as two CI shards, one after the other) "
                                              "on top of --base's measurements; RESULTS.md says which rows are new")
     parser.add_argument("--base", type=Path, metavar="FILE", help="the measurements.json --remeasure starts from")
@@ -267,6 +272,7 @@ def main(argv=None) -> int:
         measured["cold_runs"].append(_cold_run(ours, loop))
         keep()
     measured["floor"] = _floor(project, measured["cold_cells"])
+    measured["floor_chance"] = _floor_chance(project, measured["cold_cells"], args.floor_repeats)
     measured["rerun"] = statistics.median(run_ours(project, names, False, logs, f"ours-no-change-{n}")["seconds"]
                                           for n in (1, 2, 3))
     sqlite = run_ours(project, names, True, logs, "ours-sqlite", MATRIX_BACKEND="sqlite")
@@ -357,17 +363,33 @@ def _cold_run(ours: dict, loop: float | None = None) -> dict:
             "speed": ours["speed"]}
 
 
-def _floor(project: Path, cold_cells: list[dict], settle: float = 60) -> dict:
-    """The short cells' stand-ins (floor.py), once no process of ours' runs is left: they must run alone."""
+def _settled(project: Path, settle: float = 60) -> list[str]:
+    """Wait until no process of ours' runs is left, at most `settle` seconds; what is still there then."""
     deadline = time.monotonic() + settle
     while _left_running(project) and time.monotonic() < deadline:
         time.sleep(0.5)
-    left = _left_running(project)
+    return _left_running(project)
+
+
+def _floor(project: Path, cold_cells: list[dict]) -> dict:
+    """The short cells' stand-ins (floor.py), once no process of ours' runs is left: they must run alone."""
+    left = _settled(project)
     floor = measure_floor({row["cell"]: row["median"] for row in spread(cold_cells)})
     floor["left_running"] = left  # what was still there after `settle` seconds: none, or the floor is not alone
     log(f"floor: {len(floor['durations'])} stand-ins, {floor['samples']} times each, in {floor['seconds']:.0f}s"
         + (f"; still running: {left}" if left else ""))
     return floor
+
+
+def _floor_chance(project: Path, cold_cells: list[dict], repeats: int) -> dict:
+    """The shortest cells' floor, `repeats` times, alone (floor.floor_chance)."""
+    left = _settled(project)
+    chance = floor_chance({row["cell"]: row["median"] for row in spread(cold_cells)}, repeats)
+    chance["left_running"] = left
+    within, measured = chance_within(chance)
+    log(f"floor chance: {chance['stand_ins']} stand-ins under {chance['under']:g} s, {measured} repeats in "
+        f"{chance['seconds']:.0f}s; within 1.5 in {within}" + (f"; still running: {left}" if left else ""))
+    return chance
 
 
 def _left_running(project: Path) -> list[str]:
@@ -405,7 +427,8 @@ def remeasure(args, argv, stamped: dict, project: Path, names: list[str], logs: 
         again["parts"].append(part)
         (base / "measurements.json").write_text(json.dumps(measured, indent=1))
 
-    run_ours(project, names, True, logs, "warmup-ours")
+    if set(args.remeasure) - {"floor"}:  # the floor alone needs no env of ours
+        run_ours(project, names, True, logs, "warmup-ours")
     if "rounds" in args.remeasure:
         freezes = peer_freezes(project, sessions)
         measured["rounds"] = []
@@ -427,6 +450,9 @@ def remeasure(args, argv, stamped: dict, project: Path, names: list[str], logs: 
             measured["cold_runs"].append(_cold_run(ours, loop))
         measured["floor"] = _floor(project, measured["cold_cells"])
         done("spread")
+    if "floor" in args.remeasure:
+        measured["floor_chance"] = _floor_chance(project, measured["cold_cells"], args.floor_repeats)
+        done("floor")
     if "minors" in args.remeasure:
         measured["minors"] = run_minors(project, logs)
         done("minors")

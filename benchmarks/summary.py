@@ -14,7 +14,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from floor import floor_rows
+from floor import chance_within, floor_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -169,6 +169,9 @@ def figures(m: dict) -> dict:
         "spread_max_seconds": max((max(c["durations"]) - c["median"] for c in cells), default=None),
         # the same fixed work, alone on the machine, for the cells under 2 s: what no schedule can beat (floor.py)
         "spread_floor": next((r["ratio"] for r in _floor(m)), None),
+        # how often the machine alone keeps the shortest cells' fixed work within 1.5: the spread target cannot
+        # be met more often than that (floor.floor_chance)
+        "spread_floor_chance": _chance(m.get("floor_chance")),
         "minors_seconds": m.get("minors", {}).get("seconds"),
         "minors_two_shards_seconds": (m.get("minors_shards") or {}).get("seconds"),
         "ours_median_seconds": ours,
@@ -280,6 +283,37 @@ def _floor(m: dict) -> list[dict]:
     return floor_rows(floor["durations"], floor["medians"]) if floor else []
 
 
+def _chance(chance: dict | None) -> dict | None:
+    if not chance:
+        return None
+    within, repeats = chance_within(chance)
+    ratios = [w["ratio"] for w in chance["worst"] if w is not None]
+    return {"under": chance["under"], "stand_ins": chance["stand_ins"], "repeats": repeats, "within": within,
+            "share_within": within / repeats if repeats else None,
+            "worst_median": statistics.median(ratios) if ratios else None}
+
+
+def _chance_lines(m: dict) -> list[str]:
+    """How often the machine alone keeps the shortest cells' fixed work within the bound."""
+    chance = m.get("floor_chance")
+    figure = _chance(chance)
+    if not figure or not figure["repeats"]:
+        return []
+    cells = [w["cell"] for w in chance["worst"] if w is not None and w["ratio"] > 1.5]
+    common = max(set(cells), key=cells.count) if cells else None
+    return [
+        "", f"The same floor for the {figure['stand_ins']} cells under {figure['under']:g} s, measured "
+        f"{figure['repeats']} times over ({chance['samples']} samples each, {chance['seconds']:.0f} s in all; "
+        "`floor.floor_chance`): every stand-in stayed within 1.5 in "
+        f"**{figure['within']} of {figure['repeats']}** repeats; the worst stand-in's max / median had a median of "
+        f"{figure['worst_median']:.3f}"
+        + (f"; the one most often over 1.5: {common} ({cells.count(common)} times)" if common else "")
+        + ". The spread target holds over every cell, so on this machine it cannot be met more often than that, "
+        "whatever the harness does.", ""] + (
+        [f"Still running when these began: {'; '.join(chance['left_running'])}.", ""]
+        if chance.get("left_running") else [])
+
+
 def _floor_lines(m: dict) -> list[str]:
     """What fixed work of the short cells' lengths shows on this machine alone, beside the cells themselves."""
     floor, stand_ins = m.get("floor"), _floor(m)
@@ -320,6 +354,14 @@ def run_core(run: dict, machine: list[dict]) -> list[float] | None:
     return [statistics.median(samples) / usual, samples[int(0.9 * (len(samples) - 1))] / usual]
 
 
+def _chance_note(f: dict) -> str:
+    chance = f.get("spread_floor_chance")
+    if not chance or not chance["repeats"]:
+        return ""
+    return (f"; for the cells under {chance['under']:g} s, within 1.5 in {chance['within']} of {chance['repeats']} "
+            "repeats")
+
+
 def _over(cells: list[dict], bound: float) -> str:
     """How many cells' max / median exceed the target (a 1.502 does: the row shows three decimals)."""
     return f"{sum(c['ratio'] > bound for c in cells)} of {len(cells)} cells"
@@ -345,7 +387,7 @@ def write_markdown(path: Path, m: dict) -> None:
         f"| worst cell's max / median over {len(m['cold_cells'])} cold runs | **{_number(f['spread_max'], '.3f')}** "
         f"({_over(spread(m['cold_cells']), 1.5)} over 1.5; cells of 2 s or more: {_number(f['spread_max_2s'], '.3f')}; "
         f"no cell's max exceeds its median by more than {_number(f['spread_max_seconds'], '.1f')} s; the same "
-        f"fixed work alone on this machine: {_number(f['spread_floor'], '.3f')}) | ≤ 1.5 |",
+        f"fixed work alone on this machine: {_number(f['spread_floor'], '.3f')}{_chance_note(f)}) | ≤ 1.5 |",
         f"| no-change re-run / cold run | **{100 * f['rerun_share']:.1f} %** | ≤ 3 % |",
     ] + _minors_rows(m.get("minors")) + _shard_rows(m.get("minors_shards")) + [
         "", "## Rounds", "",
@@ -377,7 +419,7 @@ def write_markdown(path: Path, m: dict) -> None:
     ] + [f"| {row['from']:g} s | {row['cells']} | {_number(row['worst'], '.3f')} | {row['over']} |"
          for row in f["spread_by_length"]] + [
         "", "The cold runs those durations come from:", "",
-    ] + _cold_run_rows(m) + _floor_lines(m) + [
+    ] + _cold_run_rows(m) + _floor_lines(m) + _chance_lines(m) + [
         "", "## Other measures", "", "| measure | value |", "|---|---|",
         f"| re-run with nothing changed (median of 3) | {m['rerun']:.2f} s |",
     ] + ([f"| cells of the `minors` run that did not pass | {'; '.join(m['minors']['failed']) or 'none'} |"]

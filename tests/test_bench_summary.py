@@ -137,6 +137,25 @@ def test_the_floor_is_each_stand_ins_max_over_median_worst_first_and_shows_besid
     assert summary._floor({"cold_cells": runs}) == [] and summary._floor_lines({"cold_cells": runs}) == []
 
 
+def test_the_floor_chance_counts_the_repeats_whose_every_short_stand_in_stayed_within_the_bound(monkeypatch):
+    calls = iter(range(10**6))
+    stalled_calls = {7, 31}  # one stand-in sample in repeat 1 (calls 0-9) and one in repeat 4 (calls 30-39)
+    monkeypatch.setattr(floor, "iterations_per_second", lambda: 1000.0)
+    monkeypatch.setattr(floor, "fixed_work",
+                        lambda iterations: iterations / 1000 * (1.6 if next(calls) in stalled_calls else 1.0))
+    medians = {"short": 0.1, "shorter": 0.02, "long": 0.9, "longest": 5.0}
+    chance = floor.floor_chance(medians, repeats=5, samples=5)
+    assert chance["stand_ins"] == 2 and chance["repeats"] == 5  # only cells under 0.5 s
+    assert [w["ratio"] for w in chance["worst"]] == [1.6, 1.0, 1.0, 1.6, 1.0]
+    assert floor.chance_within(chance) == (3, 5)
+    assert floor.chance_within(chance, bound=1.7) == (5, 5)
+    figure = summary._chance(chance)
+    assert (figure["within"], figure["repeats"], figure["share_within"], figure["worst_median"]) == (3, 5, 0.6, 1.0)
+    text = " ".join(summary._chance_lines({"floor_chance": chance}))
+    assert "the 2 cells under 0.5 s, measured 5 times over" in text and "**3 of 5** repeats" in text
+    assert summary._chance(None) is None and summary._chance_lines({}) == []
+
+
 def _cell(started: float, duration: float) -> dict:
     return {"duration": duration, "attempts": 1, "outcome": "pass",
             "started": datetime.fromtimestamp(started, UTC).isoformat()}
