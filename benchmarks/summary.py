@@ -237,6 +237,8 @@ def _one_remeasure(m: dict, again: dict) -> str:
                               f"{statistics.median(again['cold']):.1f} s)",
              "spread": lambda: f"each cell's spread over {len(m['cold_cells'])} cold runs"
                                + (" and the machine's floor under it" if m.get("floor") else ""),
+             "floor": lambda: (f"the floor of the cells under {m['floor_chance']['under']:g} s, "
+                               f"{m['floor_chance']['repeats']} times over"),
              "minors": lambda: "the `minors` runs",
              "shards": lambda: "`minors` as two shards",
              "rounds": lambda: f"the {len(m['rounds'])} rounds with the peers and the true limit"}

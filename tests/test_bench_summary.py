@@ -154,6 +154,10 @@ def test_the_floor_chance_counts_the_repeats_whose_every_short_stand_in_stayed_w
     text = " ".join(summary._chance_lines({"floor_chance": chance}))
     assert "the 2 cells under 0.5 s, measured 5 times over" in text and "**3 of 5** repeats" in text
     assert summary._chance(None) is None and summary._chance_lines({}) == []
+    again = {"command": "python3 benchmarks/bench.py --remeasure floor", "date": "2026-12-05", "commit": "abc1234",
+             "parts": ["floor"]}
+    assert summary._one_remeasure({"floor_chance": chance}, again).endswith(
+        "at commit abc1234: the floor of the cells under 0.5 s, 5 times over.")
 
 
 def _cell(started: float, duration: float) -> dict:
