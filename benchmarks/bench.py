@@ -198,7 +198,7 @@ def parse(argv) -> argparse.Namespace:
                         help="write RESULTS.md and results.json again from an earlier run's measurements.json")
     parser.add_argument("--floor-repeats", type=int, default=40,
                         help="how many times the floor of the cells under 0.5 s is measured, for how often the "
-                             "machine alone keeps them within 1.5 (floor.floor_chance; about 15 s each)")
+                             "machine alone keeps them within 1.5 (floor.floor_chance; about 13 s each)")
     parser.add_argument("--remeasure", nargs="+", choices=("rounds", "rerun", "spread", "floor", "minors", "shards"),
                         metavar="PART", help="measure only these parts again (rounds: the rounds with the peers, "
                                              "then the true limit; rerun: 3 cold runs and 3 no-change "
@@ -371,10 +371,15 @@ def _settled(project: Path, settle: float = 60) -> list[str]:
     return _left_running(project)
 
 
+def _medians(cold_cells: list[dict]) -> dict[str, float]:
+    """Each cell's median duration over the cold runs: what the floors' stand-ins are sized by."""
+    return {row["cell"]: row["median"] for row in spread(cold_cells)}
+
+
 def _floor(project: Path, cold_cells: list[dict]) -> dict:
     """The short cells' stand-ins (floor.py), once no process of ours' runs is left: they must run alone."""
     left = _settled(project)
-    floor = measure_floor({row["cell"]: row["median"] for row in spread(cold_cells)})
+    floor = measure_floor(_medians(cold_cells))
     floor["left_running"] = left  # what was still there after `settle` seconds: none, or the floor is not alone
     log(f"floor: {len(floor['durations'])} stand-ins, {floor['samples']} times each, in {floor['seconds']:.0f}s"
         + (f"; still running: {left}" if left else ""))
@@ -384,7 +389,7 @@ def _floor(project: Path, cold_cells: list[dict]) -> dict:
 def _floor_chance(project: Path, cold_cells: list[dict], repeats: int) -> dict:
     """The shortest cells' floor, `repeats` times, alone (floor.floor_chance)."""
     left = _settled(project)
-    chance = floor_chance({row["cell"]: row["median"] for row in spread(cold_cells)}, repeats)
+    chance = floor_chance(_medians(cold_cells), repeats)
     chance["left_running"] = left
     within, measured = chance_within(chance)
     log(f"floor chance: {chance['stand_ins']} stand-ins under {chance['under']:g} s, {measured} repeats in "

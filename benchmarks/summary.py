@@ -14,7 +14,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from floor import chance_within, floor_rows
+from floor import BOUND, chance_within, floor_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -301,15 +301,15 @@ def _chance_lines(m: dict) -> list[str]:
     figure = _chance(chance)
     if not figure or not figure["repeats"]:
         return []
-    cells = [w["cell"] for w in chance["worst"] if w is not None and w["ratio"] > 1.5]
+    cells = [w["cell"] for w in chance["worst"] if w is not None and w["ratio"] > BOUND]
     common = max(set(cells), key=cells.count) if cells else None
     return [
         "", f"The same floor for the {figure['stand_ins']} cells under {figure['under']:g} s, measured "
         f"{figure['repeats']} times over ({chance['samples']} samples each, {chance['seconds']:.0f} s in all; "
-        "`floor.floor_chance`): every stand-in stayed within 1.5 in "
+        f"`floor.floor_chance`): every stand-in stayed within {BOUND:g} in "
         f"**{figure['within']} of {figure['repeats']}** repeats; the worst stand-in's max / median had a median of "
         f"{figure['worst_median']:.3f}"
-        + (f"; the one most often over 1.5: {common} ({cells.count(common)} times)" if common else "")
+        + (f"; the one most often over {BOUND:g}: {common} ({cells.count(common)} times)" if common else "")
         + ". The spread target holds over every cell, so on this machine it cannot be met more often than that, "
         "whatever the harness does.", ""] + (
         [f"Still running when these began: {'; '.join(chance['left_running'])}.", ""]
@@ -360,8 +360,8 @@ def _chance_note(f: dict) -> str:
     chance = f.get("spread_floor_chance")
     if not chance or not chance["repeats"]:
         return ""
-    return (f"; for the cells under {chance['under']:g} s, within 1.5 in {chance['within']} of {chance['repeats']} "
-            "repeats")
+    return (f"; for the cells under {chance['under']:g} s, within {BOUND:g} in {chance['within']} of "
+            f"{chance['repeats']} repeats")
 
 
 def _over(cells: list[dict], bound: float) -> str:
