@@ -115,7 +115,7 @@ def run_ours(project: Path, selection: list[str], force: bool, logs: Path, label
         seconds, peak, code, output, cpu = timed(args, env=env, cwd=project, log_file=logs / f"{label}.log")
     steal = stolen_share(ticks, machine_ticks())
     cells = {f"{r['demo']} on {r['release']}": {"duration": r["duration"], "attempts": r["attempts"],
-                                                 "outcome": r["outcome"], "started": r["started"]}
+                                                 "outcome": r["outcome"], "started": r["started"], "cpu": r.get("cpu")}
              for r in _records(project)  # by time, not by line: the report compacts the records file
              if r["started"] >= since and r["outcome"] not in ("skipped", "interrupted")}
     harness_mb = max((float(l.split(":")[-1].split()[0]) for l in output.splitlines() if "harness peak memory" in l),

@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def spread(runs: list[dict[str, dict]], machine: list[dict] | None = None) -> list[dict]:
-    """Per cell (demo on release) over the cold runs of ours: durations, max / median, attempts, the cells beside
-    it in each run (`company`), and with `machine` (the cold runs' own records) how slow the core itself was
-    meanwhile (`core_slowness`); worst first."""
+    """Per cell (demo on release) over the cold runs of ours: durations, max / median, attempts, its own CPU time
+    in each run (None where not kept), the cells beside it in each run (`company`), and with `machine` (the cold
+    runs' own records) how slow the core itself was meanwhile (`core_slowness`); worst first."""
     cells: dict[str, list[dict]] = {}
     beside: dict[str, list[float | None]] = {}
     slowness: dict[str, list[float | None]] = {}
@@ -42,7 +42,7 @@ def spread(runs: list[dict[str, dict]], machine: list[dict] | None = None) -> li
             continue
         rows.append({"cell": key, "durations": durations, "median": median, "ratio": max(durations) / median,
                      "attempts": [c["attempts"] for c in seen], "outcomes": sorted({c["outcome"] for c in seen}),
-                     "beside": beside[key], "core": slowness[key]})
+                     "cpu": [c.get("cpu") for c in seen], "beside": beside[key], "core": slowness[key]})
     return sorted(rows, key=lambda r: -r["ratio"])
 
 
@@ -59,6 +59,18 @@ def spread_by_length(cells: list[dict], bound: float = 1.5) -> list[dict]:
         rows.append({"from": length, "cells": len(counted), "worst": max(counted, default=None),
                      "over": sum(ratio > bound for ratio in counted)})
     return rows
+
+
+def spread_causes(cells: list[dict], bound: float = 1.5) -> dict:
+    """The cells over `bound`, split by their own CPU time: one whose CPU time also went over `bound` of its
+    median computed longer in its slowest run (a slower core, or more work), one whose CPU time did not waited
+    longer (for a core, its server, a poll); `unmeasured`: CPU time not kept for every run."""
+    over = [c for c in cells if c["ratio"] > bound]
+    measured = [c for c in over if c.get("cpu") and None not in c["cpu"]]
+    computed = [c for c in measured
+                if statistics.median(c["cpu"]) > 0 and max(c["cpu"]) / statistics.median(c["cpu"]) > bound]
+    return {"over": len(over), "computed_longer": len(computed), "waited_longer": len(measured) - len(computed),
+            "unmeasured": len(over) - len(measured)}
 
 
 def usual_probe(machine: list[dict] | None) -> float | None:
@@ -166,6 +178,7 @@ def figures(m: dict) -> dict:
         # on two busy cores is a large ratio
         "spread_max_2s": max((c["ratio"] for c in cells if c["median"] >= 2), default=None),
         "spread_by_length": spread_by_length(cells),
+        "spread_causes": spread_causes(cells),
         "spread_max_seconds": max((max(c["durations"]) - c["median"] for c in cells), default=None),
         # the same fixed work, alone on the machine, for the cells under 2 s: what no schedule can beat (floor.py)
         "spread_floor": next((r["ratio"] for r in _floor(m)), None),
@@ -344,6 +357,16 @@ def _floor_lines(m: dict) -> list[str]:
     return lines
 
 
+def _causes_line(causes: dict) -> str:
+    """Of the cells over the bound, how many computed longer and how many waited longer (`spread_causes`)."""
+    if not causes["over"]:
+        return f"No cell went over {BOUND:g}."
+    unmeasured = f"; {causes['unmeasured']} with CPU time not kept in every run" if causes["unmeasured"] else ""
+    return (f"Of the {causes['over']} cells over {BOUND:g}, {causes['computed_longer']} spent over {BOUND:g} times "
+            f"their median CPU time in some run (they computed longer: a slower core, or more work) and "
+            f"{causes['waited_longer']} did not (they waited longer: for a core, their server, a poll){unmeasured}.")
+
+
 def _listed(values: list[float | None] | None, spec: str) -> str:
     return ", ".join("?" if v is None else format(v, spec) for v in values or [])
 
@@ -408,14 +431,17 @@ def write_markdown(path: Path, m: dict) -> None:
         "schedule of work measured here needs less.", "",
     ] + _limit_rows(limit) + [
         "", f"## Spread: each cell over {len(m['cold_cells'])} cold runs of ours", "",
-        "`beside it`: in each run, how many other cells ran beside it, on average over its duration. `the core`: "
-        "in each run, the loop time of the benchmark's probe while the cell ran, over its usual time "
+        "`its CPU s`: in each run, the CPU time the kernel counted for the demo's process and the children it "
+        "waited for. `beside it`: in each run, how many other cells ran beside it, on average over its duration. "
+        "`the core`: in each run, the loop time of the benchmark's probe while the cell ran, over its usual time "
         "(`measure.CoreSpeed`: a thread's CPU time for a fixed loop, five times a second; waiting for a core does "
         "not count in it, a slower core does; `?`: not measured).", "",
-        "| cell | durations s | max / median | attempts | beside it | the core |", "|---|---|---|---|---|---|",
+        "| cell | durations s | max / median | its CPU s | attempts | beside it | the core |",
+        "|---|---|---|---|---|---|---|",
     ] + [f"| {w['cell']} | {', '.join(f'{d:.2f}' for d in w['durations'])} | {w['ratio']:.3f} | "
-         f"{', '.join(map(str, w['attempts']))} | {_listed(w.get('beside'), '.1f')} | "
-         f"{_listed(w.get('core'), '.2f')} |" for w in worst] + [
+         f"{_listed(w.get('cpu'), '.2f')} | {', '.join(map(str, w['attempts']))} | "
+         f"{_listed(w.get('beside'), '.1f')} | {_listed(w.get('core'), '.2f')} |" for w in worst] + [
+        "", _causes_line(f["spread_causes"]),
         "", "The worst by the cells' length (their median):", "",
         "| cells of at least | cells | worst max / median | over 1.5 |", "|---|---|---|---|",
     ] + [f"| {row['from']:g} s | {row['cells']} | {_number(row['worst'], '.3f')} | {row['over']} |"

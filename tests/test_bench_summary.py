@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from datetime import UTC, datetime
@@ -197,3 +198,51 @@ def test_the_core_speed_probe_times_its_own_cpu_while_the_command_runs():
     count = len(speed.samples)
     time.sleep(0.15)
     assert len(speed.samples) == count  # stopped with the block
+
+
+def _cells(**cpu_per_cell: list[float | None]) -> list[dict]:
+    """Spread rows whose durations went from 1 s to 2 s (max / median 2.0), with the CPU time given per run."""
+    runs = [{cell: {"duration": seconds, "attempts": 1, "outcome": "pass", "cpu": cpu[number]}
+             for cell, cpu in cpu_per_cell.items()} for number, seconds in enumerate((1.0, 1.0, 2.0))]
+    return summary.spread(runs)
+
+
+@pytest.mark.parametrize(("cpu", "causes"), [
+    ({"busy": [0.5, 0.5, 1.0]}, {"over": 1, "computed_longer": 1, "waited_longer": 0, "unmeasured": 0}),
+    ({"idle": [0.5, 0.5, 0.6]}, {"over": 1, "computed_longer": 0, "waited_longer": 1, "unmeasured": 0}),
+    ({"old": [0.5, None, 0.6]}, {"over": 1, "computed_longer": 0, "waited_longer": 0, "unmeasured": 1}),
+    ({"none": [0.0, 0.0, 0.0]}, {"over": 1, "computed_longer": 0, "waited_longer": 1, "unmeasured": 0}),
+    ({"busy": [0.5, 0.5, 1.0], "idle": [0.5, 0.5, 0.5]},
+     {"over": 2, "computed_longer": 1, "waited_longer": 1, "unmeasured": 0}),
+])
+def test_the_cells_over_the_bound_are_split_by_whether_their_own_cpu_time_went_over_too(cpu, causes):
+    assert summary.spread_causes(_cells(**cpu)) == causes
+
+
+def test_a_spread_within_the_bound_has_no_causes_to_name():
+    runs = _runs({"a": 1.0}, {"a": 1.2}, {"a": 1.1})
+    causes = summary.spread_causes(summary.spread(runs))
+    assert causes == {"over": 0, "computed_longer": 0, "waited_longer": 0, "unmeasured": 0}
+    assert summary._causes_line(causes) == "No cell went over 1.5."
+    assert summary._causes_line({"over": 3, "computed_longer": 1, "waited_longer": 1, "unmeasured": 1}) == (
+        "Of the 3 cells over 1.5, 1 spent over 1.5 times their median CPU time in some run (they computed longer: "
+        "a slower core, or more work) and 1 did not (they waited longer: for a core, their server, a poll); "
+        "1 with CPU time not kept in every run.")
+
+
+def test_results_md_shows_each_worst_cells_cpu_time_and_the_causes(tmp_path):
+    """Written from the committed measurements, with the CPU time kept for the worst cell alone."""
+    measurements = json.loads((summary.ROOT / "benchmarks" / "measurements.json").read_text())
+    worst = summary.spread(measurements["cold_cells"])[0]["cell"]
+    for number, run in enumerate(measurements["cold_cells"]):
+        for cell in run.values():
+            cell.pop("cpu", None)
+        run[worst]["cpu"] = 0.25 + number / 100
+    summary.write_markdown(tmp_path / "RESULTS.md", measurements)
+    text = (tmp_path / "RESULTS.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith(f"| {worst} |"))
+    assert "| 0.25, 0.26, 0.27, 0.28, 0.29 |" in row
+    assert "| cell | durations s | max / median | its CPU s | attempts | beside it | the core |" in text
+    causes = summary.spread_causes(summary.spread(measurements["cold_cells"]))
+    assert causes["unmeasured"] == causes["over"] - (summary.spread(measurements["cold_cells"])[0]["ratio"] > 1.5)
+    assert summary._causes_line(causes) in text
