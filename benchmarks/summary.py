@@ -49,7 +49,7 @@ def spread(runs: list[dict[str, dict]], machine: list[dict] | None = None) -> li
 SPREAD_LENGTHS = (0.0, 0.25, 0.5, 1.0, 2.0)  # seconds: the shortest median a cell may have to be counted
 
 
-def spread_by_length(cells: list[dict], bound: float = 1.5) -> list[dict]:
+def spread_by_length(cells: list[dict], bound: float = BOUND) -> list[dict]:
     """The worst max / median among the cells whose median is at least each length, and how many are over
     `bound`: where the spread comes from, since a few hundredths of a second of scheduling on two busy
     cores is a large ratio of a cell that takes a tenth of a second and a small one of a cell of seconds."""
@@ -61,14 +61,13 @@ def spread_by_length(cells: list[dict], bound: float = 1.5) -> list[dict]:
     return rows
 
 
-def spread_causes(cells: list[dict], bound: float = 1.5) -> dict:
+def spread_causes(cells: list[dict], bound: float = BOUND) -> dict:
     """The cells over `bound`, split by their own CPU time: one whose CPU time also went over `bound` of its
     median computed longer in its slowest run (a slower core, or more work), one whose CPU time did not waited
     longer (for a core, its server, a poll); `unmeasured`: CPU time not kept for every run."""
     over = [c for c in cells if c["ratio"] > bound]
     measured = [c for c in over if c.get("cpu") and None not in c["cpu"]]
-    computed = [c for c in measured
-                if statistics.median(c["cpu"]) > 0 and max(c["cpu"]) / statistics.median(c["cpu"]) > bound]
+    computed = [c for c in measured if max(c["cpu"]) > bound * statistics.median(c["cpu"]) > 0]
     return {"over": len(over), "computed_longer": len(computed), "waited_longer": len(measured) - len(computed),
             "unmeasured": len(over) - len(measured)}
 
